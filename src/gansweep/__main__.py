@@ -1,0 +1,3 @@
+from gansweep.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Publication figures drawn from the aggregated result tables (PNG and PDF)."""

@@ -1,0 +1,365 @@
+"""Figures for the 2D ring-of-Gaussians study ((αD, αG)-GAN, Welfert et al.).
+
+Every public function takes result tables (pandas DataFrames) and an output
+*stem* (a path without suffix) and writes ``stem.png`` (200 dpi) and
+``stem.pdf`` atomically. Nothing about the data is hard-coded: the α grids,
+objectives, learning rates, checkpoints and seeds all come from the tables.
+
+A *cell* is one hyper-parameter setting: (objective, α_D, α_G, lr). Objectives
+without α parameters (e.g. ``lsgan``) have NaN α_D/α_G.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Circle  # noqa: E402
+
+CELL = ["objective", "alpha_d", "alpha_g", "lr"]
+DPI = 200
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
+# Display names, used both in labels and as column names of the plotting
+# frames (seaborn writes column names into legends and facet titles).
+NAMES = {"objective": "objective", "alpha_d": r"$\alpha_D$", "alpha_g": r"$\alpha_G$", "lr": "lr"}
+NA = "n/a"  # legend entry for cells without α
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _theme() -> None:
+    sns.set_theme(context="paper", style="whitegrid")
+
+
+def _save(fig: plt.Figure, stem: Path) -> None:
+    """Write stem.png and stem.pdf via temporary files, then close the figure."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        for fmt in ("png", "pdf"):
+            # Temporary name unique per process; created by savefig, so it gets normal permissions.
+            tmp = stem.parent / f".{stem.name}.{os.getpid()}.tmp.{fmt}"
+            try:
+                fig.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight")
+                os.replace(tmp, stem.with_suffix(f".{fmt}"))
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+    finally:
+        plt.close(fig)
+
+
+def _title(fig: plt.Figure, text: str) -> None:
+    """Figure title just above the laid-out axes (call after tight_layout; the tight bbox keeps it)."""
+    fig.suptitle(text, y=1.0, va="bottom")
+
+
+def _save_message(stem: Path, message: str) -> None:
+    """Placeholder figure, so a pipeline rule still gets its outputs."""
+    _theme()
+    fig, ax = plt.subplots(figsize=(4, 1.5))
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    ax.set_axis_off()
+    _save(fig, stem)
+
+
+def _clean(df: pd.DataFrame) -> pd.DataFrame:
+    """Copy with numeric α/lr columns (None → NaN) so grouping and sorting behave."""
+    df = df.copy()
+    for col in ("alpha_d", "alpha_g", "lr"):
+        if col in df:
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    return df
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def _pretty(objective: str) -> str:
+    return str(objective).replace("_", "-")
+
+
+def _varies(df: pd.DataFrame, col: str) -> bool:
+    return col in df and df[col].nunique(dropna=False) > 1
+
+
+def _cell_label(cell: dict, fields: Iterable[str], sep: str = ", ") -> str:
+    """E.g. 'saturating, $\\alpha_G$ = 1'; NaN fields (objectives without α) are left out."""
+    parts = []
+    for field in fields:
+        value = cell[field]
+        if field == "objective":
+            parts.append(_pretty(value))
+        elif not pd.isna(value):
+            parts.append(f"{NAMES[field]} = {_num(value)}")
+    return sep.join(parts)
+
+
+def _cells(df: pd.DataFrame, keys: list[str]) -> list[tuple[dict, pd.DataFrame]]:
+    """Groups by ``keys`` in sorted order (NaN last), as (key dict, rows) pairs."""
+    groups = df.groupby(keys, dropna=False, sort=True)
+    return [(dict(zip(keys, key if isinstance(key, tuple) else (key,))), rows) for key, rows in groups]
+
+
+def _final(summary: pd.DataFrame) -> pd.DataFrame:
+    """Rows at the last checkpoint (all cells of a study share the checkpoint grid)."""
+    return summary[summary["step"] == summary["step"].max()]
+
+
+def _epochs(epoch: float) -> str:
+    return f"{epoch:.2g}" if epoch < 1 else f"{round(epoch, 1):g}"
+
+
+def _checkpoint(rows: pd.DataFrame, prefix: str = "after") -> str:
+    """'after 7.7 epochs (3000 steps)' for the last checkpoint in ``rows``."""
+    step = int(rows["step"].max())
+    text = f"{prefix} {step} steps"
+    if "epoch" in rows:
+        epoch = float(rows.loc[rows["step"] == step, "epoch"].median())
+        text = f"{prefix} {_epochs(epoch)} epochs ({step} steps)"
+    return text
+
+
+def _seeds_text(counts: pd.Series) -> str:
+    """'n = 16 seeds per cell' (or a range when cells differ)."""
+    lo, hi = int(counts.min()), int(counts.max())
+    return f"n = {lo} seeds per cell" if lo == hi else f"n = {lo}–{hi} seeds per cell"
+
+
+def _palette(n: int) -> list:
+    return sns.color_palette("colorblind" if n <= 10 else "husl", n)
+
+
+def _percent_text(value: float) -> str:
+    """87.5 → '87.5', 100.0 → '100'; blank for missing cells."""
+    return "" if pd.isna(value) else f"{round(value, 1):g}"
+
+
+# --------------------------------------------------------------------------- Fig. 2b
+
+
+def _rate_panel(ax, lines, refs, metric: str, colors: dict) -> None:
+    """One rate vs α_D panel: a line + Wilson band per α cell group, a flat band per α-free cell."""
+    lo, hi = f"{metric}_ci_low", f"{metric}_ci_high"
+    band = min(0.2, max(0.06, 0.3 / len(colors)))  # fainter bands when many overlap
+    for i, (label, rows) in enumerate(lines):
+        rows = rows.sort_values("alpha_d")
+        x = rows["alpha_d"].to_numpy()
+        ax.plot(x, 100 * rows[f"{metric}_rate"], marker=MARKERS[i % len(MARKERS)], ms=4,
+                color=colors[label], label=label)
+        ax.fill_between(x, 100 * rows[lo], 100 * rows[hi], color=colors[label], alpha=band, lw=0)
+        if len(rows) == 1:  # a band needs two points; show the CI as an error bar instead
+            err = 100 * np.abs(rows[[lo, hi]].to_numpy().T - rows[f"{metric}_rate"].to_numpy())
+            ax.errorbar(x, 100 * rows[f"{metric}_rate"], yerr=err, color=colors[label], capsize=2)
+    for label, row in refs:
+        ax.axhline(100 * row[f"{metric}_rate"], ls="--", lw=1.2, color=colors[label], label=label)
+        ax.axhspan(100 * row[lo], 100 * row[hi], color=colors[label], alpha=band, lw=0)
+    ax.set_ylim(-3, 103)
+    ax.set_xlabel(NAMES["alpha_d"])
+    ax.set_ylabel(f"{metric} rate (%)")
+
+
+def plot_rates_vs_alpha_d(summary: pd.DataFrame, stem: Path) -> None:
+    """Success and failure rate (%) vs α_D at the final checkpoint (the paper's Fig. 2b).
+
+    One line per (objective, α_G[, lr]) with its Wilson 95 % CI as a band;
+    objectives without α are drawn as horizontal reference lines with bands.
+    """
+    _theme()
+    final = _clean(_final(summary))
+    with_alpha = final[final["alpha_d"].notna()]
+    fields = ["objective"] + (["alpha_g"] if len(with_alpha) else []) + (["lr"] if _varies(final, "lr") else [])
+    lines = [(_cell_label(k, fields), rows) for k, rows in _cells(with_alpha, ["objective", "alpha_g", "lr"])]
+    refs = [(_cell_label(k, fields), rows.iloc[0])
+            for k, rows in _cells(final[final["alpha_d"].isna()], CELL)]
+    labels = [label for label, _ in lines + refs]
+    colors = dict(zip(labels, _palette(len(labels))))
+
+    fig, axes = plt.subplots(1, 2, figsize=(7.0, 2.9), sharex=True, sharey=True)
+    for ax, metric in zip(axes, ("success", "failure")):
+        _rate_panel(ax, lines, refs, metric, colors)
+        ax.set_title(f"{metric} rate")
+    axes[1].tick_params(labelleft=True)
+    alphas = np.sort(with_alpha["alpha_d"].unique())
+    if 0 < len(alphas) <= 10:
+        axes[0].set_xticks(alphas, [_num(a) for a in alphas])
+    fig.tight_layout()
+    _title(fig, f"Success and failure rates vs {NAMES['alpha_d']} {_checkpoint(final)}\n"
+                f"(shaded: Wilson 95 % CI; {_seeds_text(final['n_seeds'])})")
+    handles, _ = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, title=", ".join(NAMES[f] for f in fields), loc="center left",
+               bbox_to_anchor=(1.0, 0.5), frameon=False)
+    _save(fig, stem)
+
+
+# --------------------------------------------------------------------------- Tables I–III
+
+
+def _heat_panel(ax, rows: pd.DataFrame, metric: str, cmap: str) -> None:
+    """α_G (rows, increasing upward) × α_D (columns) heatmap of a rate in %."""
+    table = 100 * rows.pivot_table(index="alpha_g", columns="alpha_d", values=f"{metric}_rate")
+    table = table.sort_index(ascending=False)
+    sns.heatmap(table, ax=ax, vmin=0, vmax=100, cmap=cmap, annot=table.map(_percent_text), fmt="",
+                annot_kws={"fontsize": 7}, linewidths=0.5,
+                cbar_kws={"label": f"{metric} (%)"})
+    ax.set_xticklabels([_num(v) for v in table.columns], rotation=0)
+    ax.set_yticklabels([_num(v) for v in table.index], rotation=0)
+    ax.set_xlabel(NAMES["alpha_d"])
+    ax.set_ylabel(NAMES["alpha_g"])
+
+
+def plot_heat_tables(summary: pd.DataFrame, stem: Path) -> None:
+    """Final-checkpoint success/failure (%) heatmaps over (α_D, α_G), one row per objective[, lr].
+
+    The paper's Tables I–III; objectives without α have no grid and are skipped.
+    """
+    final = _clean(_final(summary))
+    grid = final[final["alpha_d"].notna() & final["alpha_g"].notna()]
+    if grid.empty:
+        _save_message(stem, "no objective with (αD, αG) parameters in this study")
+        return
+    _theme()
+    fields = ["objective"] + (["lr"] if _varies(grid, "lr") else [])
+    groups = _cells(grid, ["objective", "lr"])
+    n_d, n_g = grid["alpha_d"].nunique(), grid["alpha_g"].nunique()
+    width, height = 2 * (2.0 + 0.45 * n_d), len(groups) * (1.5 + 0.3 * n_g)
+    fig, axes = plt.subplots(len(groups), 2, figsize=(width, height), squeeze=False)
+    for (key, rows), row_axes in zip(groups, axes):
+        for ax, metric, cmap in zip(row_axes, ("success", "failure"), ("Greens", "Reds")):
+            _heat_panel(ax, rows, metric, cmap)
+            ax.set_title(f"{_cell_label(key, fields)}\n{metric} rate (%)")
+    fig.tight_layout()
+    _title(fig, f"Success and failure rates (%) {_checkpoint(final)}\n({_seeds_text(grid['n_seeds'])})")
+    _save(fig, stem)
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+def _alpha_levels(values: pd.Series) -> tuple[pd.Series, list[str]]:
+    """α values as legend strings ('n/a' for NaN), plus their numeric order."""
+    levels = [_num(v) for v in np.sort(values.dropna().unique())]
+    if values.isna().any():
+        levels.append(NA)
+    return values.map(lambda v: NA if pd.isna(v) else _num(v)), levels
+
+
+def plot_coverage_over_training(runs: pd.DataFrame, stem: Path, n_modes: int = 8) -> None:
+    """Mean modes covered (0..n_modes) vs training epoch, with 95 % CI over seeds.
+
+    Up to 8 cells: one panel, one coloured line per cell. More cells: one panel
+    per objective (rows per lr), colour = α_D and line style = α_G.
+    """
+    _theme()
+    runs = _clean(runs)
+    cells = _cells(runs, CELL)
+    show_lr = _varies(runs, "lr")
+    data = pd.DataFrame({"training epoch": runs["epoch"], "modes covered": runs["modes_covered"],
+                         "objective": runs["objective"].map(_pretty),
+                         "lr": runs["lr"].map(_num)})
+    facet = len(cells) > 8
+    one_checkpoint = runs["step"].nunique() == 1  # a band needs two epochs; use error bars
+    style = dict(errorbar=("ci", 95), seed=0, n_boot=1000, markers=True, dashes=True,
+                 err_style="bars" if one_checkpoint else "band", height=2.6, aspect=1.25)
+    if facet:
+        data[NAMES["alpha_d"]], d_levels = _alpha_levels(runs["alpha_d"])
+        data[NAMES["alpha_g"]], g_levels = _alpha_levels(runs["alpha_g"])
+        colors = sns.color_palette("viridis", len(d_levels) - (NA in d_levels))
+        palette = dict(zip([lv for lv in d_levels if lv != NA], colors)) | {NA: (0.4, 0.4, 0.4)}
+        wrap = {} if show_lr else {"col_wrap": min(3, data["objective"].nunique())}
+        g = sns.relplot(data, kind="line", x="training epoch", y="modes covered", col="objective",
+                        row="lr" if show_lr else None, hue=NAMES["alpha_d"], hue_order=d_levels,
+                        palette=palette, style=NAMES["alpha_g"], style_order=g_levels,
+                        **wrap, **style)
+        g.set_titles("{col_name}" if not show_lr else "{col_name}, lr = {row_name}")
+    else:
+        fields = CELL if show_lr else CELL[:3]
+        order = [_cell_label(k, fields) for k, _ in cells]
+        data["cell"] = [_cell_label(dict(zip(CELL, r)), fields) for r in runs[CELL].itertuples(index=False)]
+        g = sns.relplot(data, kind="line", x="training epoch", y="modes covered", hue="cell",
+                        hue_order=order, palette=_palette(len(order)), style="cell", style_order=order,
+                        **style)
+    g.set(ylim=(0, n_modes + 0.2), yticks=range(0, n_modes + 1))
+    g.set_axis_labels("training epoch", f"modes covered (of {n_modes})")
+    n_seeds = runs.groupby(CELL, dropna=False)["seed"].nunique()
+    g.tight_layout()  # the grid's version also leaves room for its outside legend
+    _title(g.figure, f"Modes covered during training, {_checkpoint(runs, 'up to')}\n"
+                     f"(mean and 95 % CI over seeds; {_seeds_text(n_seeds)})")
+    _save(g.figure, stem)
+
+
+# --------------------------------------------------------------------------- samples
+
+
+def _ring_panel(ax, points: pd.DataFrame, modes: pd.DataFrame, radius: float, lim: float) -> None:
+    """Generated points, true mode means and their 3σ high-quality circles."""
+    ax.scatter(points["x"], points["y"], s=2, alpha=0.3, lw=0, color="C0", rasterized=True)
+    ax.scatter(modes["x"], modes["y"], s=5, marker="+", lw=0.5, color="C3", zorder=3)
+    for mx, my in modes[["x", "y"]].itertuples(index=False):
+        ax.add_patch(Circle((mx, my), radius, fill=False, ec="C3", lw=0.6, zorder=3))
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal")
+
+
+def plot_sample_scatter(samples: pd.DataFrame, modes: pd.DataFrame, std: float, stem: Path,
+                        max_cells: int = 12) -> None:
+    """Generated samples at the final checkpoint: rows = cells (sorted), columns = seeds."""
+    samples = _clean(samples)
+    if samples.empty:
+        _save_message(stem, "no generated samples to show")
+        return
+    _theme()
+    cells = _cells(samples, CELL)
+    shown = cells[:max_cells]
+    seeds = sorted(pd.concat([rows["seed"] for _, rows in shown]).unique())
+    fields = CELL if _varies(samples, "lr") else CELL[:3]
+    lim = float(np.abs(modes[["x", "y"]].to_numpy()).max()) + 0.5
+    radius = 3 * float(std)
+
+    size = 1.3  # inches per square panel
+    figsize = (size * len(seeds) + 1.2, size * len(shown) + 0.8)
+    fig, axes = plt.subplots(len(shown), len(seeds), figsize=figsize, sharex=True, sharey=True, squeeze=False)
+    for (key, rows), row_axes in zip(shown, axes):
+        for seed, ax in zip(seeds, row_axes):
+            points = rows[rows["seed"] == seed]
+            if points.empty:  # this seed was not kept for this cell
+                ax.set_axis_off()
+                continue
+            _ring_panel(ax, points, modes, radius, lim)
+        row_axes[0].set_ylabel(_cell_label(key, fields, sep="\n"), fontsize=7)
+    for seed, ax in zip(seeds, axes[0]):
+        ax.set_title(f"seed {seed}")
+    for ax in axes.flat:
+        ax.label_outer()
+
+    legend = [Line2D([], [], ls="", marker="o", ms=3, color="C0", alpha=0.6, label="generated sample"),
+              Line2D([], [], ls="", marker="+", ms=6, color="C3", label="true mode mean"),
+              Line2D([], [], ls="", marker="o", ms=6, mfc="none", color="C3",
+                     label=f"3σ high-quality zone (σ = {_num(float(std))})")]
+    title = "Generated samples"
+    title += f" {_checkpoint(samples)}" if "step" in samples else " at the final checkpoint"
+    if len(cells) > len(shown):
+        title += f"\n(first {len(shown)} of {len(cells)} cells)"
+    fig.tight_layout()
+    _title(fig, title)
+    fig.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False)
+    _save(fig, stem)
+
+
+FIGURES = {
+    "rates_vs_alpha_d": plot_rates_vs_alpha_d,
+    "heat_tables": plot_heat_tables,
+    "coverage_over_training": plot_coverage_over_training,
+    "sample_scatter": plot_sample_scatter,
+}

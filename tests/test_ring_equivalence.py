@@ -1,0 +1,121 @@
+"""The seed-vectorised trainer is the single-seed algorithm, run for many seeds at once."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from conftest import single_job, tiny_study
+from gansweep.data import make_toy_data
+from gansweep.losses import LOSSES
+from gansweep.training.ring import RingTrainer, initial_params, run_generator
+
+
+def mlp(params, activation):
+    layers = []
+    for i, (w, b) in enumerate(params):
+        lin = nn.Linear(w.shape[1], w.shape[0]).double()
+        with torch.no_grad():
+            lin.weight.copy_(w)
+            lin.bias.copy_(b)
+        layers.append(lin)
+        if i < len(params) - 1:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+def train_one_seed(spec, run):
+    """Plain single-seed training: nn.Sequential, torch.optim.Adam, one D then one G step."""
+    data = make_toy_data(spec["dataset"], spec["data"]["n_train"], spec["data"]["n_test"], spec["data"]["data_seed"])
+    g_params, d_params = initial_params(spec, run["seed"])
+    G = mlp(g_params, nn.ReLU)
+    D = mlp(d_params, lambda: nn.LeakyReLU(0.2))
+    obj = LOSSES[spec["objective"]]
+    betas = tuple(spec["train"]["betas"])
+    opt_g = torch.optim.Adam(G.parameters(), spec["lr"], betas)
+    opt_d = torch.optim.Adam(D.parameters(), spec["lr"], betas)
+    shuffle = run_generator(run["seed"], "shuffle")
+    n, batch = spec["data"]["n_train"], spec["train"]["batch_size"]
+    a_d, a_g = run["alpha_d"] or 1.0, run["alpha_g"] or 1.0
+    step = 0
+    while step < spec["steps"]:
+        perm_real, perm_noise = torch.randperm(n, generator=shuffle), torch.randperm(n, generator=shuffle)
+        for start in range(0, n, batch):
+            if step == spec["steps"]:
+                break
+            real = data.train_real[perm_real[start : start + batch]]
+            fake = G(data.train_noise[perm_noise[start : start + batch]])
+            loss_d = obj.d_loss(D(real).squeeze(-1), D(fake.detach()).squeeze(-1), a_d)
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+            if obj.critic:
+                with torch.no_grad():
+                    for p in D.parameters():
+                        p.clamp_(-spec["train"]["weight_clip"], spec["train"]["weight_clip"])
+            loss_g = obj.g_loss(D(fake).squeeze(-1), a_g)
+            opt_g.zero_grad()
+            loss_g.backward()
+            opt_g.step()
+            step += 1
+    return G, D
+
+
+@pytest.mark.parametrize(
+    "grid",
+    [
+        {"objective": "saturating", "alpha_d": [0.3, 1.0, math.inf], "alpha_g": [1.0, 1.2]},
+        {"objective": "non_saturating", "alpha_d": [0.5, 1.0], "alpha_g": [1.3]},
+        {"objective": "lsgan"},
+        {"objective": "hinge"},
+        {"objective": "wgan"},
+    ],
+    ids=lambda g: g["objective"],
+)
+def test_stacked_training_equals_per_seed_training_in_float64(grid):
+    # 20 steps of 8 per epoch: two epoch boundaries and two partial batches (104 of 128).
+    spec = single_job(tiny_study(grids=[grid], seeds=2, train={"steps": 20}))
+    trainer = RingTrainer(spec)
+    while trainer.step < spec["steps"]:
+        trainer.train_step()
+    worst = 0.0
+    for i, run in enumerate(spec["runs"]):
+        G, D = train_one_seed(spec, run)
+        for stacked, single in ((trainer.G, G), (trainer.D, D)):
+            linears = [m for m in single if isinstance(m, nn.Linear)]
+            for layer, lin in enumerate(linears):
+                worst = max(worst, (stacked.weights[layer][i].T - lin.weight).abs().max().item())
+                worst = max(worst, (stacked.biases[layer][i, 0] - lin.bias).abs().max().item())
+    assert worst < 1e-10, worst
+
+
+def test_a_diverged_seed_never_touches_the_others():
+    spec = single_job(tiny_study(seeds=3, grids=[{"objective": "saturating", "alpha_d": [0.5]}]))
+    clean, poisoned = RingTrainer(spec), RingTrainer(spec)
+    for step in range(spec["steps"]):
+        if step == 7:
+            with torch.no_grad():
+                poisoned.D.weights[1][1].fill_(float("nan"))
+        clean.train_step()
+        poisoned.train_step()
+    for ok in (0, 2):
+        for a, b in zip(clean.G.parameters(), poisoned.G.parameters()):
+            assert torch.equal(a[ok], b[ok])
+    assert bool(torch.isnan(poisoned.G.weights[0][1]).any())
+    rows = poisoned.evaluate()
+    bad = [r for r in rows if r["status"] == "diverged"]
+    assert [r["seed"] for r in bad] == [2]  # runs are seeds 1, 2, 3
+    assert bad[0]["diverged_step"] == 8 and bad[0]["failure"] and not bad[0]["success"]
+    assert "non-finite loss at step 8" in bad[0]["reason"]
+
+
+def test_fresh_noise_draws_new_latents_each_step():
+    fixed = single_job(tiny_study(seeds=1, train={"steps": 3}))
+    fresh = single_job(tiny_study(seeds=1, train={"steps": 3}, data={"fresh_noise": True}))
+    a, b = RingTrainer(fixed), RingTrainer(fresh)
+    za, zb = a._next_batch()[1], b._next_batch()[1]
+    assert za.shape == zb.shape and not torch.allclose(za, zb)
+    noise = a.noise
+    assert any(torch.equal(za[0, 0], row) for row in noise)  # fixed: drawn from the latent set
+    assert not any(torch.equal(zb[0, 0], row) for row in noise)
