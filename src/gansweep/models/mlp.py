@@ -1,0 +1,75 @@
+"""MLPs for the 2D studies, stacked on a leading seed axis.
+
+``StackedMLP`` holds S independent networks as tensors ``W[s]`` of shape [S, in, out] and
+evaluates all of them with one batched matmul per layer (``baddbmm``). Seed s's slice is
+exactly the network a single-seed run would train, so stacking changes the speed, not the
+mathematics.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from gansweep.registry import Registry
+
+MODELS: Registry = Registry("model")
+
+ACTIVATIONS = {
+    "relu": lambda x: torch.relu(x),
+    "leaky_relu": lambda x: nn.functional.leaky_relu(x, 0.2),
+}
+
+
+def init_linear_params(
+    sizes: Sequence[int], generator: torch.Generator, dtype=torch.float64
+) -> list[tuple[Tensor, Tensor]]:
+    """PyTorch's default ``nn.Linear`` init, U(±1/√fan_in) for weight and bias, drawn from
+    ``generator`` layer by layer (weight [out, in] first, then bias)."""
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1.0 / math.sqrt(fan_in)
+        w = (torch.rand(fan_out, fan_in, generator=generator, dtype=dtype) * 2 - 1) * bound
+        b = (torch.rand(fan_out, generator=generator, dtype=dtype) * 2 - 1) * bound
+        params.append((w, b))
+    return params
+
+
+@MODELS.register("mlp")
+class StackedMLP(nn.Module):
+    """S independent MLPs ``sizes[0] → … → sizes[-1]`` with a hidden activation."""
+
+    def __init__(self, n_models: int, sizes: Sequence[int], activation: str):
+        super().__init__()
+        self.sizes = list(sizes)
+        self.activation = activation
+        self._act = ACTIVATIONS[activation]
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.empty(n_models, i, o)) for i, o in zip(sizes[:-1], sizes[1:])
+        )
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.empty(n_models, 1, o)) for o in sizes[1:]
+        )
+
+    @torch.no_grad()
+    def load_per_model(self, per_model: Sequence[list[tuple[Tensor, Tensor]]]) -> None:
+        """Set model s from ``per_model[s]`` = [(W [out, in], b [out]), ...]."""
+        for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
+            w.copy_(torch.stack([p[layer][0].T for p in per_model]))
+            b.copy_(torch.stack([p[layer][1].unsqueeze(0) for p in per_model]))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: [S, B, in] → [S, B, out]."""
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            x = torch.baddbmm(b, x, w)
+            if i < last:
+                x = self._act(x)
+        return x
+
+
+def mlp_sizes(in_dim: int, hidden: int, width: int, out_dim: int) -> list[int]:
+    return [in_dim] + [width] * hidden + [out_dim]
