@@ -17,6 +17,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/ring.smk"
+include: "workflow/rules/images.smk"
 
 
 rule all:

@@ -94,7 +94,7 @@ def test_cells_seeds_jobs_and_eval_steps():
     assert eval_steps(study) == [16, 24]  # every 2 epochs of 8 steps, and the end
 
 
-@pytest.mark.parametrize("path", ["config.yaml", "presets/ring_paper.yaml"])
+@pytest.mark.parametrize("path", ["config.yaml", *sorted(p.relative_to(REPO).as_posix() for p in (REPO / "presets").glob("*.yaml"))])
 def test_shipped_configs_are_valid(path):
     config = validate_config(yaml.safe_load((REPO / path).read_text()))
     assert config["studies"]

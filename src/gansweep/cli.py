@@ -13,8 +13,43 @@ import pandas as pd
 def _train_ring(args: argparse.Namespace) -> None:
     from gansweep.training.ring import run_job
 
-    spec = json.loads(Path(args.spec).read_text()) if args.spec.endswith(".json") else json.loads(args.spec)
+    spec = json.loads(Path(args.spec).read_text())
     run_job(spec, Path(args.runs), Path(args.samples), Path(args.checkpoint))
+
+
+def _train_image(args: argparse.Namespace) -> None:
+    from gansweep.training.image import run_image_job
+
+    run_image_job(json.loads(Path(args.spec).read_text()), Path(args.out_dir))
+
+
+def _aggregate_training(args: argparse.Namespace) -> None:
+    from gansweep.io import write_parquet
+
+    out = {"runs": [], "log": [], "grads": []}
+    for runs_path in map(Path, args.jobs):
+        for kind in out:
+            table = pd.read_parquet(runs_path.with_name(f"{kind}.parquet"))
+            out[kind].append(table.assign(job=runs_path.parent.name))
+    for kind, frames in out.items():
+        write_parquet(pd.concat(frames, ignore_index=True), getattr(args, kind))
+    print(f"{sum(map(len, out['runs']))} runs aggregated", file=sys.stderr)
+
+
+def _download(args: argparse.Namespace) -> None:
+    from gansweep.data.images import download
+    from gansweep.io import write_text
+
+    path = download(args.name, args.data_root, url=args.url, md5=args.md5, sha256=args.sha256)
+    record = {"dataset": args.name, "path": str(path), "url": args.url, "md5": args.md5, "sha256": args.sha256}
+    write_text(json.dumps(record, indent=1), Path(args.data_root) / args.name / "download.json")
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    from gansweep.data.images import prepare
+
+    prepare(args.name, args.data_root, split_seed=args.split_seed, train_fraction=args.train_fraction,
+            workers=args.workers, force=args.force)  # fmt: skip
 
 
 def _aggregate(args: argparse.Namespace) -> None:
@@ -56,11 +91,40 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train-ring", help="train one job of a 2D study (many runs at once)")
-    p.add_argument("--spec", required=True, help="job spec as JSON text or a .json file")
+    p.add_argument("--spec", required=True, help="job spec (.json file)")
     p.add_argument("--runs", required=True, help="output parquet, one row per run × checkpoint")
     p.add_argument("--samples", required=True, help="output parquet of final samples")
     p.add_argument("--checkpoint", required=True, help="resumable checkpoint path")
     p.set_defaults(func=_train_ring)
+
+    p = sub.add_parser("download", help="download an image dataset (checksummed, atomic)")
+    p.add_argument("name")
+    p.add_argument("--data-root", required=True)
+    p.add_argument("--url", help="mirror: http(s)://, file:// or a local path")
+    p.add_argument("--md5")
+    p.add_argument("--sha256")
+    p.set_defaults(func=_download)
+
+    p = sub.add_parser("prepare", help="decode an image dataset once into uint8 arrays")
+    p.add_argument("name")
+    p.add_argument("--data-root", required=True)
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--split-seed", type=int, default=1)
+    p.add_argument("--train-fraction", type=float, default=0.8)
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=_prepare)
+
+    p = sub.add_parser("train-image", help="train the seeds of one image-study job")
+    p.add_argument("--spec", required=True, help="job spec (.json file)")
+    p.add_argument("--out-dir", required=True, help="job folder: tables and per-seed artefacts")
+    p.set_defaults(func=_train_image)
+
+    p = sub.add_parser("aggregate-training", help="image jobs' tables → study tables")
+    p.add_argument("--runs", required=True)
+    p.add_argument("--log", required=True)
+    p.add_argument("--grads", required=True)
+    p.add_argument("jobs", nargs="+", help="per-job runs.parquet (log/grads beside them)")
+    p.set_defaults(func=_aggregate_training)
 
     p = sub.add_parser("aggregate", help="job tables → runs.parquet + summary.parquet")
     p.add_argument("--runs", required=True)

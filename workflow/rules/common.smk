@@ -3,8 +3,8 @@ import json
 import shutil
 from pathlib import Path
 
-from gansweep.config import ConfigError, validate_config
-from gansweep.plan import ring_jobs
+from gansweep.config import TOY2D_DATASETS, ConfigError, validate_config
+from gansweep.plan import image_jobs, ring_jobs
 
 # Rules call the `gansweep` command: it must be on PATH (the activated venv), unless each
 # rule's conda environment provides it.
@@ -23,7 +23,11 @@ except ConfigError as err:
     raise WorkflowError(f"invalid configuration: {err}") from None
 
 STUDIES = config["studies"]
-JOBS = {name: ring_jobs(name, study) for name, study in STUDIES.items()}
+DATA_DIR = config["data_dir"]
+RING_STUDIES = {n: s for n, s in STUDIES.items() if s["dataset"] in TOY2D_DATASETS}
+IMAGE_STUDIES = {n: s for n, s in STUDIES.items() if n not in RING_STUDIES}
+JOBS = {name: ring_jobs(name, study) for name, study in RING_STUDIES.items()}
+IMAGE_JOBS = {name: image_jobs(name, s, DATA_DIR) for name, s in IMAGE_STUDIES.items()}
 RING_FIGURES = [
     "rates_vs_alpha_d",
     "heat_tables",
@@ -35,7 +39,9 @@ RING_FIGURES = [
 wildcard_constraints:
     study="|".join(STUDIES),
     job=r"[A-Za-z0-9_.+-]+",
+    cell=r"[A-Za-z0-9_.+-]+",
     figure="|".join(RING_FIGURES),
+    dataset="cifar10|celeba|lsun_classroom",
 
 
 def job_spec_json(wildcards):
@@ -79,9 +85,36 @@ def figure_tables(wildcards):
     return f"results/{wildcards.study}/summary.parquet"
 
 
+def image_job_spec_json(wildcards):
+    spec = IMAGE_JOBS[wildcards.study][wildcards.cell, wildcards.job]
+    return json.dumps(spec, sort_keys=True)
+
+
+def image_job_tables(wildcards):
+    return [
+        f"results/{wildcards.study}/runs/{cell}/{job}/runs.parquet"
+        for cell, job in IMAGE_JOBS[wildcards.study]
+    ]
+
+
+def prepared_data(wildcards):
+    return f"{DATA_DIR}/{STUDIES[wildcards.study]['dataset']}/prepared/meta.json"
+
+
+def download_source(wildcards):
+    """--url/--md5/--sha256 options from `downloads:` (offline mirrors, tests)."""
+    source = config["downloads"].get(wildcards.dataset, {})
+    return " ".join(f"--{key} {value}" for key, value in sorted(source.items()))
+
+
 def all_targets():
     targets = []
-    for name, study in STUDIES.items():
+    for name in IMAGE_STUDIES:
+        targets += [
+            f"results/{name}/train_log.parquet",
+            f"results/{name}/train_runs.parquet",
+        ]
+    for name, study in RING_STUDIES.items():
         targets += [f"results/{name}/runs.parquet", f"results/{name}/summary.parquet"]
         targets += expand(
             "results/{study}/figures/{figure}.{ext}",

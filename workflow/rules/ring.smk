@@ -30,7 +30,7 @@ rule train_ring:
     log:
         "logs/{study}/train/{job}.log",
     benchmark:
-        "benchmarks/{study}/train/{job}.tsv"
+        "logs/{study}/benchmarks/train/{job}.tsv"
     conda:
         "../../envs/gansweep.yaml"
     threads: study_setting("execution", "threads")

@@ -26,12 +26,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from gansweep.data.images import load_split
 from gansweep.io import atomic_path, save_torch, write_parquet
 from gansweep.losses import LOSSES, gradient_penalty
-from gansweep.models import MODELS
+from gansweep.models import MODELS, layer_weight
 from gansweep.seeding import rng_state, seed_everything, set_rng_state
 from gansweep.training.ring import resolve_device
 
@@ -43,13 +43,6 @@ def make_optimizer(params, train: dict, lr: float) -> torch.optim.Optimizer:
     if train["optimizer"] == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr)
     return torch.optim.Adam(params, lr=lr, betas=tuple(train["betas"]))
-
-
-def weight_param(layer: nn.Module) -> Tensor:
-    """The trained weight tensor of a layer, also under spectral-norm parametrisation."""
-    if hasattr(layer, "parametrizations") and "weight" in layer.parametrizations:
-        return layer.parametrizations.weight.original
-    return layer.weight
 
 
 class ImageTrainer:
@@ -173,7 +166,7 @@ class ImageTrainer:
     def _record_grads(self) -> None:
         """Per-D-layer gradient norm and count of entries with |g| < 0.01 (seed 001 fig. 4)."""
         for name, layer in self.D.layers_for_grad_stats():
-            grad = weight_param(layer).grad
+            grad = layer_weight(layer).grad
             if grad is None:
                 continue
             g = grad.detach().float()
