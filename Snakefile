@@ -7,7 +7,7 @@ min_version("9.0")
 
 
 # config.yaml is the default study set; a preset passed with --configfile replaces it.
-if "studies" not in config:
+if "studies" not in config and "include" not in config:
 
     configfile: "config.yaml"
 

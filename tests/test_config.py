@@ -50,7 +50,7 @@ def test_bad_config_names_the_key_and_what_is_allowed(mutate, message):
 
 
 def test_unknown_top_level_key():
-    with pytest.raises(ConfigError, match="unknown config key 'stuides'; allowed keys here: data_dir, downloads, studies"):
+    with pytest.raises(ConfigError, match="unknown config key 'stuides'; allowed keys here: data_dir, downloads, fid, include, studies"):
         validate_config({"stuides": {}})
 
 
@@ -94,7 +94,19 @@ def test_cells_seeds_jobs_and_eval_steps():
     assert eval_steps(study) == [16, 24]  # every 2 epochs of 8 steps, and the end
 
 
-@pytest.mark.parametrize("path", ["config.yaml", *sorted(p.relative_to(REPO).as_posix() for p in (REPO / "presets").glob("*.yaml"))])
+@pytest.mark.parametrize("path", ["config.yaml", *sorted(p.relative_to(REPO).as_posix() for p in (REPO / "presets").rglob("*.yaml"))])
 def test_shipped_configs_are_valid(path):
     config = validate_config(yaml.safe_load((REPO / path).read_text()))
     assert config["studies"]
+
+
+def test_paper_all_includes_every_study_once():
+    config = validate_config(yaml.safe_load((REPO / "presets/paper_all.yaml").read_text()))
+    assert set(config["studies"]) == {
+        "ring_paper_saturating", "ring_paper_non_saturating", "cifar10_losses",
+        "cifar10_stability", "celeba_alpha", "lsun_alpha",
+    }  # fmt: skip
+    with pytest.raises(ConfigError, match="defined twice"):
+        validate_config({"include": ["ring_paper", "ring_paper"]})
+    with pytest.raises(ConfigError, match="no preset 'nope'"):
+        validate_config({"include": ["nope"]})

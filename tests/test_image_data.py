@@ -1,6 +1,6 @@
 """Image data sets: download (checksums, atomic, skip), prepare (formats, split, resize), load.
 
-The archives are tiny but in the exact real formats (tests/image_fixtures.py) and are served to
+The archives are tiny but in the exact real formats (gansweep/testing/fixtures.py) and are served to
 the real download code through file:// URLs and plain local paths.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-import image_fixtures as fx
+import gansweep.testing.fixtures as fx
 from gansweep.data import DATASETS
 from gansweep.data import images as im
 

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -18,7 +17,7 @@ from gansweep.data.images import download, prepare
 from gansweep.plan import image_jobs
 from gansweep.training import image as image_training
 from gansweep.training.image import run_image_job
-from image_fixtures import make_celeba_zip, make_cifar10_archive, make_lsun_zip
+from gansweep.testing.fixtures import make_celeba_zip, make_cifar10_archive, make_lsun_zip
 
 ARCH_DATA = {"dcgan32": "cifar10", "sngan_resnet32": "cifar10", "acgan32": "cifar10",
              "dcgan64": "celeba", "dcgan112": "lsun_classroom"}  # fmt: skip

@@ -1,6 +1,7 @@
 """The Snakemake workflow: lint, format, dry-runs, bad config, and the smoke study end to end."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +83,41 @@ def test_smoke_study_end_to_end(tmp_path):
     assert report.returncode == 0, report.stderr[-3000:]
     html = (tmp_path / "report.html").read_text()
     assert "rates_vs_alpha_d.png" in html and "paper_comparison.csv" in html
+
+
+def test_paper_all_dry_runs_every_study(tmp_path):
+    out = snakemake("-n", "--configfile", str(REPO / "presets/paper_all.yaml"), cwd=tmp_path, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for rule, count in [("train_ring", 26), ("train_image", 4574), ("evaluate_image", 4574),
+                        ("download_dataset", 3), ("reference_stats", 3), ("fetch_weights", 1)]:  # fmt: skip
+        assert re.search(rf"^{rule}\s+{count}$", out.stdout, re.M), rule
+
+
+@pytest.mark.slow
+def test_paper_all_smoke_runs_every_rule_end_to_end(tmp_path):
+    """Every smoke preset at once: tiny format-exact data, stand-in Inception weights."""
+    sources = subprocess.run([str(BIN / "gansweep"), "smoke-sources", "resources/smoke"], cwd=tmp_path,
+                             env=ENV, capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    out = snakemake("--configfile", str(REPO / "presets/smoke/paper_all.yaml"), sources, cwd=tmp_path, timeout=2400)
+    assert out.returncode == 0, out.stderr[-5000:]
+    results = tmp_path / "results"
+    images = ["cifar10_losses_smoke", "cifar10_stability_smoke", "celeba_alpha_smoke", "lsun_alpha_smoke"]
+    for study in images:
+        runs = pd.read_parquet(results / study / "runs.parquet")
+        assert runs["fid"].notna().all() and (runs["fid"] >= 0).all()
+        for col in ("n_fake", "ref_split", "ref_size", "dims", "weights_sha256", "eval_seed"):
+            assert runs[col].notna().all(), col
+        assert set(runs.dims) == {2048} and set(runs.ref_split) == {"train"}
+        summary = pd.read_parquet(results / study / "summary.parquet")
+        assert {"fid_mean", "fid_std", "fid_ci_low", "fid_ci_high", "n_seeds"} <= set(summary.columns)
+        for fig in ("fid_vs_lr", "fid_over_epochs", "loss_curves", "vanishing_gradients",
+                    "interpolations", "class_grids", "sample_grids"):  # fmt: skip
+            assert (results / study / f"figures/{fig}.png").stat().st_size > 5000, (study, fig)
+    celeba = pd.read_parquet(results / "celeba_alpha_smoke/runs.parquet")
+    assert set(celeba.fid_tv_logits_dims) == {1000} and set(celeba.fid_tv_logits_ref_split) == {"test"}
+    assert len(celeba.step.unique()) == 2  # every epoch of two
+    assert (results / "celeba_alpha_smoke/figures/fid_tv_logits_vs_lr.png").exists()
+    assert (results / "ring_paper_smoke/paper_comparison.csv").exists()
+    report = snakemake("--configfile", str(REPO / "presets/smoke/paper_all.yaml"), sources,
+                       "--report", "report.html", cwd=tmp_path)  # fmt: skip
+    assert report.returncode == 0, report.stderr[-3000:]

@@ -52,6 +52,77 @@ def _prepare(args: argparse.Namespace) -> None:
             workers=args.workers, force=args.force)  # fmt: skip
 
 
+def _fetch_weights(args: argparse.Namespace) -> None:
+    from gansweep.metrics.fid import fetch_weights
+
+    fetch_weights(args.metric, args.weights_dir, url=args.url, sha256_prefix=args.sha256_prefix)
+
+
+def _reference_stats(args: argparse.Namespace) -> None:
+    from gansweep.metrics.fid import compute_reference_stats
+
+    compute_reference_stats(args.metric, args.dataset, args.data_root, args.split, args.weights,
+                            args.out, device=args.device, batch_size=args.batch_size,
+                            sha256_prefix=args.sha256_prefix)  # fmt: skip
+
+
+def _evaluate_image(args: argparse.Namespace) -> None:
+    from gansweep.evaluation import evaluate_image_job
+
+    spec = json.loads(Path(args.spec).read_text())
+    spec["eval"] = {"seed": args.eval_seed, "n_samples": args.n_samples,
+                    "metrics": [m for m, _, _ in args.metric]}  # fmt: skip
+    evaluate_image_job(
+        spec, Path(args.job_dir),
+        references={m: Path(ref) for m, ref, _ in args.metric},
+        weights={m: Path(w) for m, _, w in args.metric},
+        out_table=Path(args.out), out_images=Path(args.images), device=args.device,
+        batch_size=args.batch_size, weights_sha256=dict(args.sha256_prefix or []),
+    )  # fmt: skip
+
+
+def _aggregate_image(args: argparse.Namespace) -> None:
+    from gansweep.io import write_parquet
+    from gansweep.tables import summarize_fid, with_diverged_runs
+
+    evals = pd.concat([pd.read_parquet(p) for p in args.evals], ignore_index=True)
+    runs = with_diverged_runs(evals, pd.read_parquet(args.train_runs))
+    runs = runs.sort_values(["cell", "seed", "step"], ignore_index=True)
+    write_parquet(runs, args.runs)
+    summaries = [summarize_fid(runs, m) for m in ("fid", "fid_tv_logits") if m in runs]
+    summary = summaries[0]
+    for extra in summaries[1:]:
+        summary = summary.merge(extra, on=[c for c in summary.columns if c in extra.columns
+                                           and not c.startswith("fid")], how="outer")  # fmt: skip
+    write_parquet(summary, args.summary)
+
+
+def _image_figure(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from gansweep.figures.images import FIGURES
+    from gansweep.figures.registry import IMAGE_FIGURE_INPUTS
+
+    tables, images = {}, {}
+    for path in map(Path, args.inputs):
+        if path.suffix == ".npz":  # results/<study>/runs/<cell>/<job>/images.npz
+            with np.load(path) as arrays:
+                for key in arrays.files:
+                    seed, name = key.split("/")
+                    images.setdefault(path.parent.parent.name, {}).setdefault(int(seed[4:]), {})[name] = arrays[key]
+        else:
+            tables[path.stem] = pd.read_parquet(path)
+    needs = IMAGE_FIGURE_INPUTS[args.name]
+    data = [images if n == "images" else tables[n] for n in needs]
+    FIGURES[args.name](*data, Path(args.out).with_suffix(""))
+
+
+def _smoke_sources(args: argparse.Namespace) -> None:
+    from gansweep.testing.fixtures import write_smoke_sources
+
+    print(write_smoke_sources(Path(args.out_dir)))
+
+
 def _aggregate(args: argparse.Namespace) -> None:
     from gansweep.io import write_parquet
     from gansweep.tables import collect_runs, summarize
@@ -113,6 +184,56 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-fraction", type=float, default=0.8)
     p.add_argument("--force", action="store_true")
     p.set_defaults(func=_prepare)
+
+    p = sub.add_parser("fetch-weights", help="fetch and check Inception weights for an FID metric")
+    p.add_argument("metric")
+    p.add_argument("--weights-dir", required=True)
+    p.add_argument("--url", help="mirror: http(s)://, file:// or a local path")
+    p.add_argument("--sha256-prefix")
+    p.set_defaults(func=_fetch_weights)
+
+    p = sub.add_parser("reference-stats", help="FID statistics of a prepared dataset split")
+    p.add_argument("metric")
+    p.add_argument("dataset")
+    p.add_argument("split", choices=["train", "test"])
+    p.add_argument("--data-root", required=True)
+    p.add_argument("--weights", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=200)
+    p.add_argument("--sha256-prefix")
+    p.set_defaults(func=_reference_stats)
+
+    p = sub.add_parser("evaluate-image", help="FID and image artefacts of one training job")
+    p.add_argument("--spec", required=True)
+    p.add_argument("--job-dir", required=True)
+    p.add_argument("--metric", nargs=3, action="append", required=True,
+                   metavar=("NAME", "REFERENCE_STATS", "WEIGHTS"))  # fmt: skip
+    p.add_argument("--sha256-prefix", nargs=2, action="append", metavar=("NAME", "PREFIX"))
+    p.add_argument("--n-samples", type=int, required=True)
+    p.add_argument("--eval-seed", type=int, required=True)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=200)
+    p.add_argument("--out", required=True)
+    p.add_argument("--images", required=True)
+    p.set_defaults(func=_evaluate_image)
+
+    p = sub.add_parser("aggregate-image", help="evaluation tables → runs.parquet + summary.parquet")
+    p.add_argument("--train-runs", required=True)
+    p.add_argument("--runs", required=True)
+    p.add_argument("--summary", required=True)
+    p.add_argument("evals", nargs="+")
+    p.set_defaults(func=_aggregate_image)
+
+    p = sub.add_parser("image-figure", help="draw one image-study figure from tables / arrays")
+    p.add_argument("name")
+    p.add_argument("--out", required=True)
+    p.add_argument("inputs", nargs="+")
+    p.set_defaults(func=_image_figure)
+
+    p = sub.add_parser("smoke-sources", help="tiny datasets + stand-in weights for smoke runs")
+    p.add_argument("out_dir")
+    p.set_defaults(func=_smoke_sources)
 
     p = sub.add_parser("train-image", help="train the seeds of one image-study job")
     p.add_argument("--spec", required=True, help="job spec (.json file)")

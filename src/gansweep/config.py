@@ -56,6 +56,31 @@ def load_schema(path: str | Path = REPO_SCHEMA) -> dict:
         return yaml.safe_load(fh)
 
 
+PRESETS = REPO_SCHEMA.parents[2] / "presets"
+
+
+def expand_includes(config: dict, presets: Path = PRESETS, _seen: tuple = ()) -> dict:
+    """Merge the presets named in ``include`` into ``config`` (in place): their studies are
+    added (a name defined twice is an error) and their other keys fill what is unset."""
+    for name in config.get("include", []):
+        path = Path(name) if name.endswith((".yaml", ".yml")) else presets / f"{name}.yaml"
+        if not path.exists():
+            raise ConfigError(f"config key 'include': no preset {name!r} (looked for {path})")
+        if path.resolve() in _seen:
+            raise ConfigError(f"config key 'include': {path} includes itself")
+        with open(path) as fh:
+            included = expand_includes(yaml.safe_load(fh) or {}, presets, _seen + (path.resolve(),))
+        for study, body in included.get("studies", {}).items():
+            if study in config.setdefault("studies", {}):
+                raise ConfigError(f"config key 'include': study {study!r} is defined twice ({path})")
+            config["studies"][study] = body
+        for key, value in included.items():
+            if key not in ("studies", "include"):
+                config.setdefault(key, value)
+    config["include"] = []
+    return config
+
+
 def validate_config(config: dict, schema: dict | str | Path = REPO_SCHEMA) -> dict:
     """Validate ``config`` in place (filling defaults) and return it.
 
@@ -63,6 +88,7 @@ def validate_config(config: dict, schema: dict | str | Path = REPO_SCHEMA) -> di
     """
     if not isinstance(schema, dict):
         schema = load_schema(schema)
+    expand_includes(config)
     validator_class = jsonschema.validators.validator_for(schema)
     validator = _with_defaults(validator_class)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))

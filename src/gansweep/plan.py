@@ -165,7 +165,8 @@ def image_jobs(study_name: str, study: dict, data_dir: str) -> dict[tuple[str, s
             jobs[cell_id, job_id] = {
                 **cell, **length, "study": study_name, "job": job_id, "seeds": chunk,
                 "dataset": study["dataset"], "data_dir": data_dir,
-                "log_every": study["log"]["every"], "eval_seed": study["eval_seed"],
+                "log_every": study["log"]["every"], "eval_seed": study["eval"]["seed"],
+                "eval_every_epochs": study["eval"]["every_epochs"],
                 "checkpoint_every": study["execution"]["checkpoint_every"],
                 "execution": study["execution"],
             }  # fmt: skip

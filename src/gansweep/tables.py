@@ -76,3 +76,44 @@ def final_checkpoint(table: pd.DataFrame) -> pd.DataFrame:
     """Rows at each study's last evaluated step."""
     last = table.groupby("study")["step"].transform("max")
     return table[table["step"] == last]
+
+
+# ---- image studies ------------------------------------------------------------------------
+IMAGE_CELL = ["study", "dataset", "cell", "architecture", "objective", "alpha_d", "alpha_g", "lr_d", "lr_g"]
+
+
+def with_diverged_runs(evals: pd.DataFrame, train_runs: pd.DataFrame) -> pd.DataFrame:
+    """Add a NaN-FID row, status "diverged", for every checkpoint a diverged run never
+    reached, so that summaries count it instead of silently averaging the survivors."""
+    steps = evals.groupby("cell")[["step", "epoch"]].apply(lambda g: g.drop_duplicates("step"))
+    steps = steps.reset_index(level=0).reset_index(drop=True)
+    missing = []
+    for _, run in train_runs[train_runs["status"] == "diverged"].iterrows():
+        for _, ck in steps[steps["cell"] == run["cell"]].iterrows():
+            done = (evals["cell"] == run["cell"]) & (evals["seed"] == run["seed"]) & (evals["step"] == ck["step"])
+            if not done.any():
+                row = {k: run[k] for k in IMAGE_CELL if k in run}
+                missing.append({**row, "seed": run["seed"], "step": ck["step"], "epoch": ck["epoch"],
+                                "status": "diverged", "diverged_step": run["diverged_step"],
+                                "fid": float("nan")})  # fmt: skip
+    if not missing:
+        return evals
+    return pd.concat([evals, pd.DataFrame(missing)], ignore_index=True)
+
+
+def summarize_fid(runs: pd.DataFrame, metric: str = "fid") -> pd.DataFrame:
+    """Per cell and checkpoint: seeds, finished seeds, mean / std / median FID and a t 95 %
+    interval over the seeds whose FID is finite."""
+    rows = []
+    for key, g in runs.groupby(IMAGE_CELL + ["step"], dropna=False, sort=True):
+        values = g[metric].to_numpy(dtype=float)
+        ok = values[np.isfinite(values)]
+        row = dict(zip(IMAGE_CELL + ["step"], key))
+        row.update({"epoch": float(g["epoch"].max()), "n_seeds": len(g), "n_ok": len(ok)})
+        row[f"{metric}_mean"] = float(ok.mean()) if len(ok) else float("nan")
+        row[f"{metric}_std"] = float(ok.std(ddof=1)) if len(ok) > 1 else float("nan")
+        row[f"{metric}_median"] = float(np.median(ok)) if len(ok) else float("nan")
+        low, high = t_interval(ok) if len(ok) else (float("nan"), float("nan"))
+        row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = low, high
+        rows.append(row)
+    return pd.DataFrame(rows)

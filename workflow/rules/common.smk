@@ -4,6 +4,8 @@ import shutil
 from pathlib import Path
 
 from gansweep.config import TOY2D_DATASETS, ConfigError, validate_config
+from gansweep.figures.registry import IMAGE_FIGURE_INPUTS
+from gansweep.metrics.fid import FEATURE_EXTRACTORS
 from gansweep.plan import image_jobs, ring_jobs
 
 # Rules call the `gansweep` command: it must be on PATH (the activated venv), unless each
@@ -34,14 +36,28 @@ RING_FIGURES = [
     "coverage_over_training",
     "sample_scatter",
 ]
+IMAGE_FIGURES = list(IMAGE_FIGURE_INPUTS)
+OPTIONAL_FIGURES = {"fid_tv_logits_vs_lr": "fid_tv_logits"}  # figure → metric it needs
+FID = config["fid"]
+
+
+def one_of(names):
+    """A wildcard pattern matching exactly these names (none: matches nothing)."""
+    return "|".join(names) or "(?!)"
+
+
+RING_STUDY = one_of(RING_STUDIES)
+IMAGE_STUDY = one_of(IMAGE_STUDIES)
 
 
 wildcard_constraints:
-    study="|".join(STUDIES),
+    study=one_of(STUDIES),
     job=r"[A-Za-z0-9_.+-]+",
     cell=r"[A-Za-z0-9_.+-]+",
-    figure="|".join(RING_FIGURES),
+    figure=one_of(RING_FIGURES + IMAGE_FIGURES),
     dataset="cifar10|celeba|lsun_classroom",
+    metric="fid|fid_tv_logits",
+    split="train|test",
 
 
 def job_spec_json(wildcards):
@@ -90,13 +106,6 @@ def image_job_spec_json(wildcards):
     return json.dumps(spec, sort_keys=True)
 
 
-def image_job_tables(wildcards):
-    return [
-        f"results/{wildcards.study}/runs/{cell}/{job}/runs.parquet"
-        for cell, job in IMAGE_JOBS[wildcards.study]
-    ]
-
-
 def prepared_data(wildcards):
     return f"{DATA_DIR}/{STUDIES[wildcards.study]['dataset']}/prepared/meta.json"
 
@@ -107,13 +116,99 @@ def download_source(wildcards):
     return " ".join(f"--{key} {value}" for key, value in sorted(source.items()))
 
 
+def weights_file(metric):
+    return f"{FID['weights_dir']}/{metric}/{FEATURE_EXTRACTORS[metric].file_name}"
+
+
+def weights_option(metric):
+    """--url / --sha256-prefix from `fid.weights` (offline mirrors, stand-in weights)."""
+    source = FID["weights"].get(metric, {})
+    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(source.items()))
+
+
+def metric_weights_file(wildcards):
+    return weights_file(wildcards.metric)
+
+
+def metric_weights_source(wildcards):
+    return weights_option(wildcards.metric)
+
+
+def metric_weights_check(wildcards):
+    prefix = FID["weights"].get(wildcards.metric, {}).get("sha256_prefix")
+    return f"--sha256-prefix {prefix}" if prefix else ""
+
+
+def reference_split(study, metric):
+    # The authors' logit FID compares with the test split; the standard one is configurable.
+    return (
+        "test"
+        if metric == "fid_tv_logits"
+        else STUDIES[study]["eval"]["reference_split"]
+    )
+
+
+def evaluation_inputs(wildcards):
+    study = STUDIES[wildcards.study]
+    metrics = study["eval"]["metrics"]
+    base = f"results/{wildcards.study}/runs/{wildcards.cell}/{wildcards.job}"
+    return {
+        "train": f"{base}/runs.parquet",
+        "spec": f"results/{wildcards.study}/specs/{wildcards.cell}/{wildcards.job}.json",
+        "references": [
+            f"{DATA_DIR}/fid_stats/{m}/{study['dataset']}-{reference_split(wildcards.study, m)}.npz"
+            for m in metrics
+        ],
+        "weights": [weights_file(m) for m in metrics],
+    }
+
+
+def evaluation_options(wildcards):
+    metrics = STUDIES[wildcards.study]["eval"]["metrics"]
+    inputs = evaluation_inputs(wildcards)
+    pairs = zip(metrics, inputs["references"], inputs["weights"])
+    options = [f"--metric {m} {ref} {w}" for m, ref, w in pairs]
+    options += [f"--sha256-prefix {m} {FID['weights'][m]['sha256_prefix']}"
+                for m in metrics if "sha256_prefix" in FID["weights"].get(m, {})]  # fmt: skip
+    return " ".join(options)
+
+
+def image_job_files(name):
+    def get(wildcards):
+        return [
+            f"results/{wildcards.study}/runs/{cell}/{job}/{name}"
+            for cell, job in IMAGE_JOBS[wildcards.study]
+        ]
+
+    return get
+
+
+def image_figure_inputs(wildcards):
+    needs = IMAGE_FIGURE_INPUTS[wildcards.figure]
+    files = [f"results/{wildcards.study}/{n}.parquet" for n in needs if n != "images"]
+    if "images" in needs:
+        files += image_job_files("images.npz")(wildcards)
+    return files
+
+
 def all_targets():
     targets = []
     for name in IMAGE_STUDIES:
         targets += [
-            f"results/{name}/train_log.parquet",
-            f"results/{name}/train_runs.parquet",
+            f"results/{name}/{t}.parquet" for t in ("runs", "summary", "train_log")
         ]
+        metrics = IMAGE_STUDIES[name]["eval"]["metrics"]
+        figures = [
+            f
+            for f in IMAGE_FIGURES
+            if f not in OPTIONAL_FIGURES or OPTIONAL_FIGURES[f] in metrics
+        ]
+        targets += expand(
+            "results/{study}/figures/{figure}.{ext}",
+            study=name,
+            figure=figures,
+            ext=["png", "pdf"],
+        )
     for name, study in RING_STUDIES.items():
         targets += [f"results/{name}/runs.parquet", f"results/{name}/summary.parquet"]
         targets += expand(

@@ -4,8 +4,10 @@
 
 localrules:
     download_dataset,
+    fetch_weights,
     image_job_spec,
     aggregate_image_training,
+    aggregate_image,
 
 
 rule download_dataset:
@@ -17,7 +19,7 @@ rule download_dataset:
     conda:
         "../../envs/gansweep.yaml"
     params:
-        data_dir=DATA_DIR,
+        data_dir=subpath(output[0], ancestor=2),
         source=download_source,
     shell:
         "gansweep download {wildcards.dataset} --data-root {params.data_dir} {params.source} 2> {log}"
@@ -39,7 +41,7 @@ rule prepare_dataset:
         mem_mb=4000,
         runtime=120,
     params:
-        data_dir=DATA_DIR,
+        data_dir=subpath(output.meta, ancestor=3),
     shell:
         "gansweep prepare {wildcards.dataset} --data-root {params.data_dir} --workers {threads} 2> {log}"
 
@@ -84,7 +86,7 @@ rule train_image:
 
 rule aggregate_image_training:
     input:
-        image_job_tables,
+        image_job_files("runs.parquet"),
     output:
         runs="results/{study}/train_runs.parquet",
         log="results/{study}/train_log.parquet",
@@ -96,3 +98,113 @@ rule aggregate_image_training:
     shell:
         "gansweep aggregate-training --runs {output.runs} --log {output.log}"
         " --grads {output.grads} {input} 2> {log}"
+
+
+rule fetch_weights:
+    output:
+        f"{FID['weights_dir']}/{{metric}}/{{file}}",
+    log:
+        "logs/weights/{metric}/{file}.log",
+    retries: 2
+    conda:
+        "../../envs/gansweep.yaml"
+    params:
+        weights_dir=subpath(output[0], parent=True),
+        source=metric_weights_source,
+    shell:
+        "gansweep fetch-weights {wildcards.metric} --weights-dir {params.weights_dir}"
+        " {params.source} 2> {log}"
+
+
+rule reference_stats:
+    input:
+        data=f"{DATA_DIR}/{{dataset}}/prepared/meta.json",
+        weights=metric_weights_file,
+    output:
+        f"{DATA_DIR}/fid_stats/{{metric}}/{{dataset}}-{{split}}.npz",
+    log:
+        "logs/fid_stats/{metric}/{dataset}-{split}.log",
+    conda:
+        "../../envs/gansweep.yaml"
+    threads: 2
+    resources:
+        gpu=FID["resources"]["gpu"],
+        runtime=FID["resources"]["runtime"],
+        mem_mb=FID["resources"]["mem_mb"],
+    params:
+        data_dir=subpath(input.data, ancestor=3),
+        device=FID["device"],
+        batch_size=FID["batch_size"],
+        check=metric_weights_check,
+    shell:
+        "gansweep reference-stats {wildcards.metric} {wildcards.dataset} {wildcards.split}"
+        " --data-root {params.data_dir} --weights {input.weights} --out {output}"
+        " --device {params.device} --batch-size {params.batch_size} {params.check} 2> {log}"
+
+
+rule evaluate_image:
+    input:
+        unpack(evaluation_inputs),
+    output:
+        table="results/{study}/runs/{cell}/{job}/eval.parquet",
+        images="results/{study}/runs/{cell}/{job}/images.npz",
+    log:
+        "logs/{study}/evaluate/{cell}/{job}.log",
+    conda:
+        "../../envs/gansweep.yaml"
+    threads: 2
+    resources:
+        gpu=FID["resources"]["gpu"],
+        runtime=FID["resources"]["runtime"],
+        mem_mb=FID["resources"]["mem_mb"],
+    params:
+        options=evaluation_options,
+        n_samples=study_setting("eval", "n_samples"),
+        eval_seed=study_setting("eval", "seed"),
+        device=FID["device"],
+        batch_size=FID["batch_size"],
+        job_dir=subpath(input.train, parent=True),
+    shell:
+        "gansweep evaluate-image --spec {input.spec} --job-dir {params.job_dir}"
+        " {params.options} --n-samples {params.n_samples} --eval-seed {params.eval_seed}"
+        " --device {params.device} --batch-size {params.batch_size}"
+        " --out {output.table} --images {output.images} 2> {log}"
+
+
+rule aggregate_image:
+    input:
+        evals=image_job_files("eval.parquet"),
+        train_runs="results/{study}/train_runs.parquet",
+    output:
+        runs="results/{study}/runs.parquet",
+        summary="results/{study}/summary.parquet",
+    log:
+        "logs/{study}/aggregate.log",
+    wildcard_constraints:
+        study=IMAGE_STUDY,
+    conda:
+        "../../envs/gansweep.yaml"
+    shell:
+        "gansweep aggregate-image --train-runs {input.train_runs} --runs {output.runs}"
+        " --summary {output.summary} {input.evals} 2> {log}"
+
+
+rule image_figure:
+    input:
+        image_figure_inputs,
+    output:
+        png=report(
+            "results/{study}/figures/{figure}.png",
+            caption="../report/image_figure.rst",
+            category="{study}",
+            subcategory="figures",
+        ),
+        pdf="results/{study}/figures/{figure}.pdf",
+    log:
+        "logs/{study}/figures/{figure}.log",
+    wildcard_constraints:
+        study=IMAGE_STUDY,
+    conda:
+        "../../envs/gansweep.yaml"
+    shell:
+        "gansweep image-figure {wildcards.figure} --out {output.png} {input} 2> {log}"

@@ -53,6 +53,8 @@ rule aggregate_ring:
         summary="results/{study}/summary.parquet",
     log:
         "logs/{study}/aggregate.log",
+    wildcard_constraints:
+        study=RING_STUDY,
     conda:
         "../../envs/gansweep.yaml"
     shell:
@@ -90,6 +92,8 @@ rule ring_figure:
         pdf="results/{study}/figures/{figure}.pdf",
     log:
         "logs/{study}/figures/{figure}.log",
+    wildcard_constraints:
+        study=RING_STUDY,
     conda:
         "../../envs/gansweep.yaml"
     params:

@@ -11,7 +11,7 @@ without α parameters (e.g. ``lsgan``) have NaN α_D/α_G.
 
 from __future__ import annotations
 
-import os
+
 from pathlib import Path
 from typing import Iterable
 
@@ -26,9 +26,21 @@ import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
+from gansweep.figures.common import (  # noqa: E402
+    MARKERS,
+    apply_theme,
+    save_figure,
+    set_title,
+    save_message,
+    num_text,
+    pretty_objective,
+    final_rows,
+    epochs_text,
+    seeds_text,
+    palette_of,
+)
+
 CELL = ["objective", "alpha_d", "alpha_g", "lr"]
-DPI = 200
-MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
 # Display names, used both in labels and as column names of the plotting
 # frames (seaborn writes column names into legends and facet titles).
 NAMES = {"objective": "objective", "alpha_d": r"$\alpha_D$", "alpha_g": r"$\alpha_G$", "lr": "lr"}
@@ -38,40 +50,12 @@ NA = "n/a"  # legend entry for cells without α
 # --------------------------------------------------------------------------- helpers
 
 
-def _theme() -> None:
-    sns.set_theme(context="paper", style="whitegrid")
 
 
-def _save(fig: plt.Figure, stem: Path) -> None:
-    """Write stem.png and stem.pdf via temporary files, then close the figure."""
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        for fmt in ("png", "pdf"):
-            # Temporary name unique per process; created by savefig, so it gets normal permissions.
-            tmp = stem.parent / f".{stem.name}.{os.getpid()}.tmp.{fmt}"
-            try:
-                fig.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight")
-                os.replace(tmp, stem.with_suffix(f".{fmt}"))
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
-    finally:
-        plt.close(fig)
 
 
-def _title(fig: plt.Figure, text: str) -> None:
-    """Figure title just above the laid-out axes (call after tight_layout; the tight bbox keeps it)."""
-    fig.suptitle(text, y=1.0, va="bottom")
 
 
-def _save_message(stem: Path, message: str) -> None:
-    """Placeholder figure, so a pipeline rule still gets its outputs."""
-    _theme()
-    fig, ax = plt.subplots(figsize=(4, 1.5))
-    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
-    ax.set_axis_off()
-    _save(fig, stem)
 
 
 def _clean(df: pd.DataFrame) -> pd.DataFrame:
@@ -83,12 +67,8 @@ def _clean(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _num(value: float) -> str:
-    return f"{value:g}"
 
 
-def _pretty(objective: str) -> str:
-    return str(objective).replace("_", "-")
 
 
 def _varies(df: pd.DataFrame, col: str) -> bool:
@@ -101,9 +81,9 @@ def _cell_label(cell: dict, fields: Iterable[str], sep: str = ", ") -> str:
     for field in fields:
         value = cell[field]
         if field == "objective":
-            parts.append(_pretty(value))
+            parts.append(pretty_objective(value))
         elif not pd.isna(value):
-            parts.append(f"{NAMES[field]} = {_num(value)}")
+            parts.append(f"{NAMES[field]} = {num_text(value)}")
     return sep.join(parts)
 
 
@@ -113,13 +93,8 @@ def _cells(df: pd.DataFrame, keys: list[str]) -> list[tuple[dict, pd.DataFrame]]
     return [(dict(zip(keys, key if isinstance(key, tuple) else (key,))), rows) for key, rows in groups]
 
 
-def _final(summary: pd.DataFrame) -> pd.DataFrame:
-    """Rows at the last checkpoint (all cells of a study share the checkpoint grid)."""
-    return summary[summary["step"] == summary["step"].max()]
 
 
-def _epochs(epoch: float) -> str:
-    return f"{epoch:.2g}" if epoch < 1 else f"{round(epoch, 1):g}"
 
 
 def _checkpoint(rows: pd.DataFrame, prefix: str = "after") -> str:
@@ -128,18 +103,12 @@ def _checkpoint(rows: pd.DataFrame, prefix: str = "after") -> str:
     text = f"{prefix} {step} steps"
     if "epoch" in rows:
         epoch = float(rows.loc[rows["step"] == step, "epoch"].median())
-        text = f"{prefix} {_epochs(epoch)} epochs ({step} steps)"
+        text = f"{prefix} {epochs_text(epoch)} epochs ({step} steps)"
     return text
 
 
-def _seeds_text(counts: pd.Series) -> str:
-    """'n = 16 seeds per cell' (or a range when cells differ)."""
-    lo, hi = int(counts.min()), int(counts.max())
-    return f"n = {lo} seeds per cell" if lo == hi else f"n = {lo}–{hi} seeds per cell"
 
 
-def _palette(n: int) -> list:
-    return sns.color_palette("colorblind" if n <= 10 else "husl", n)
 
 
 def _percent_text(value: float) -> str:
@@ -177,15 +146,15 @@ def plot_rates_vs_alpha_d(summary: pd.DataFrame, stem: Path) -> None:
     One line per (objective, α_G[, lr]) with its Wilson 95 % CI as a band;
     objectives without α are drawn as horizontal reference lines with bands.
     """
-    _theme()
-    final = _clean(_final(summary))
+    apply_theme()
+    final = _clean(final_rows(summary))
     with_alpha = final[final["alpha_d"].notna()]
     fields = ["objective"] + (["alpha_g"] if len(with_alpha) else []) + (["lr"] if _varies(final, "lr") else [])
     lines = [(_cell_label(k, fields), rows) for k, rows in _cells(with_alpha, ["objective", "alpha_g", "lr"])]
     refs = [(_cell_label(k, fields), rows.iloc[0])
             for k, rows in _cells(final[final["alpha_d"].isna()], CELL)]
     labels = [label for label, _ in lines + refs]
-    colors = dict(zip(labels, _palette(len(labels))))
+    colors = dict(zip(labels, palette_of(len(labels))))
 
     fig, axes = plt.subplots(1, 2, figsize=(7.0, 2.9), sharex=True, sharey=True)
     for ax, metric in zip(axes, ("success", "failure")):
@@ -194,14 +163,14 @@ def plot_rates_vs_alpha_d(summary: pd.DataFrame, stem: Path) -> None:
     axes[1].tick_params(labelleft=True)
     alphas = np.sort(with_alpha["alpha_d"].unique())
     if 0 < len(alphas) <= 10:
-        axes[0].set_xticks(alphas, [_num(a) for a in alphas])
+        axes[0].set_xticks(alphas, [num_text(a) for a in alphas])
     fig.tight_layout()
-    _title(fig, f"Success and failure rates vs {NAMES['alpha_d']} {_checkpoint(final)}\n"
-                f"(shaded: Wilson 95 % CI; {_seeds_text(final['n_seeds'])})")
+    set_title(fig, f"Success and failure rates vs {NAMES['alpha_d']} {_checkpoint(final)}\n"
+                f"(shaded: Wilson 95 % CI; {seeds_text(final['n_seeds'])})")
     handles, _ = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, title=", ".join(NAMES[f] for f in fields), loc="center left",
                bbox_to_anchor=(1.0, 0.5), frameon=False)
-    _save(fig, stem)
+    save_figure(fig, stem)
 
 
 # --------------------------------------------------------------------------- Tables I–III
@@ -214,8 +183,8 @@ def _heat_panel(ax, rows: pd.DataFrame, metric: str, cmap: str) -> None:
     sns.heatmap(table, ax=ax, vmin=0, vmax=100, cmap=cmap, annot=table.map(_percent_text), fmt="",
                 annot_kws={"fontsize": 7}, linewidths=0.5,
                 cbar_kws={"label": f"{metric} (%)"})
-    ax.set_xticklabels([_num(v) for v in table.columns], rotation=0)
-    ax.set_yticklabels([_num(v) for v in table.index], rotation=0)
+    ax.set_xticklabels([num_text(v) for v in table.columns], rotation=0)
+    ax.set_yticklabels([num_text(v) for v in table.index], rotation=0)
     ax.set_xlabel(NAMES["alpha_d"])
     ax.set_ylabel(NAMES["alpha_g"])
 
@@ -225,12 +194,12 @@ def plot_heat_tables(summary: pd.DataFrame, stem: Path) -> None:
 
     The paper's Tables I–III; objectives without α have no grid and are skipped.
     """
-    final = _clean(_final(summary))
+    final = _clean(final_rows(summary))
     grid = final[final["alpha_d"].notna() & final["alpha_g"].notna()]
     if grid.empty:
-        _save_message(stem, "no objective with (αD, αG) parameters in this study")
+        save_message(stem, "no objective with (αD, αG) parameters in this study")
         return
-    _theme()
+    apply_theme()
     fields = ["objective"] + (["lr"] if _varies(grid, "lr") else [])
     groups = _cells(grid, ["objective", "lr"])
     n_d, n_g = grid["alpha_d"].nunique(), grid["alpha_g"].nunique()
@@ -241,8 +210,8 @@ def plot_heat_tables(summary: pd.DataFrame, stem: Path) -> None:
             _heat_panel(ax, rows, metric, cmap)
             ax.set_title(f"{_cell_label(key, fields)}\n{metric} rate (%)")
     fig.tight_layout()
-    _title(fig, f"Success and failure rates (%) {_checkpoint(final)}\n({_seeds_text(grid['n_seeds'])})")
-    _save(fig, stem)
+    set_title(fig, f"Success and failure rates (%) {_checkpoint(final)}\n({seeds_text(grid['n_seeds'])})")
+    save_figure(fig, stem)
 
 
 # --------------------------------------------------------------------------- coverage
@@ -250,10 +219,10 @@ def plot_heat_tables(summary: pd.DataFrame, stem: Path) -> None:
 
 def _alpha_levels(values: pd.Series) -> tuple[pd.Series, list[str]]:
     """α values as legend strings ('n/a' for NaN), plus their numeric order."""
-    levels = [_num(v) for v in np.sort(values.dropna().unique())]
+    levels = [num_text(v) for v in np.sort(values.dropna().unique())]
     if values.isna().any():
         levels.append(NA)
-    return values.map(lambda v: NA if pd.isna(v) else _num(v)), levels
+    return values.map(lambda v: NA if pd.isna(v) else num_text(v)), levels
 
 
 def plot_coverage_over_training(runs: pd.DataFrame, stem: Path, n_modes: int = 8) -> None:
@@ -262,13 +231,13 @@ def plot_coverage_over_training(runs: pd.DataFrame, stem: Path, n_modes: int = 8
     Up to 8 cells: one panel, one coloured line per cell. More cells: one panel
     per objective (rows per lr), colour = α_D and line style = α_G.
     """
-    _theme()
+    apply_theme()
     runs = _clean(runs)
     cells = _cells(runs, CELL)
     show_lr = _varies(runs, "lr")
     data = pd.DataFrame({"training epoch": runs["epoch"], "modes covered": runs["modes_covered"],
-                         "objective": runs["objective"].map(_pretty),
-                         "lr": runs["lr"].map(_num)})
+                         "objective": runs["objective"].map(pretty_objective),
+                         "lr": runs["lr"].map(num_text)})
     facet = len(cells) > 8
     one_checkpoint = runs["step"].nunique() == 1  # a band needs two epochs; use error bars
     style = dict(errorbar=("ci", 95), seed=0, n_boot=1000, markers=True, dashes=True,
@@ -289,15 +258,15 @@ def plot_coverage_over_training(runs: pd.DataFrame, stem: Path, n_modes: int = 8
         order = [_cell_label(k, fields) for k, _ in cells]
         data["cell"] = [_cell_label(dict(zip(CELL, r)), fields) for r in runs[CELL].itertuples(index=False)]
         g = sns.relplot(data, kind="line", x="training epoch", y="modes covered", hue="cell",
-                        hue_order=order, palette=_palette(len(order)), style="cell", style_order=order,
+                        hue_order=order, palette=palette_of(len(order)), style="cell", style_order=order,
                         **style)
     g.set(ylim=(0, n_modes + 0.2), yticks=range(0, n_modes + 1))
     g.set_axis_labels("training epoch", f"modes covered (of {n_modes})")
     n_seeds = runs.groupby(CELL, dropna=False)["seed"].nunique()
     g.tight_layout()  # the grid's version also leaves room for its outside legend
-    _title(g.figure, f"Modes covered during training, {_checkpoint(runs, 'up to')}\n"
-                     f"(mean and 95 % CI over seeds; {_seeds_text(n_seeds)})")
-    _save(g.figure, stem)
+    set_title(g.figure, f"Modes covered during training, {_checkpoint(runs, 'up to')}\n"
+                     f"(mean and 95 % CI over seeds; {seeds_text(n_seeds)})")
+    save_figure(g.figure, stem)
 
 
 # --------------------------------------------------------------------------- samples
@@ -317,9 +286,9 @@ def plot_sample_scatter(samples: pd.DataFrame, modes: pd.DataFrame, std: float, 
     """Generated samples at the final checkpoint: rows = cells (sorted), columns = seeds."""
     samples = _clean(samples)
     if samples.empty:
-        _save_message(stem, "no generated samples to show")
+        save_message(stem, "no generated samples to show")
         return
-    _theme()
+    apply_theme()
     cells = _cells(samples, CELL)
     shown = cells[:max_cells]
     seeds = sorted(pd.concat([rows["seed"] for _, rows in shown]).unique())
@@ -346,15 +315,15 @@ def plot_sample_scatter(samples: pd.DataFrame, modes: pd.DataFrame, std: float, 
     legend = [Line2D([], [], ls="", marker="o", ms=3, color="C0", alpha=0.6, label="generated sample"),
               Line2D([], [], ls="", marker="+", ms=6, color="C3", label="true mode mean"),
               Line2D([], [], ls="", marker="o", ms=6, mfc="none", color="C3",
-                     label=f"3σ high-quality zone (σ = {_num(float(std))})")]
+                     label=f"3σ high-quality zone (σ = {num_text(float(std))})")]
     title = "Generated samples"
     title += f" {_checkpoint(samples)}" if "step" in samples else " at the final checkpoint"
     if len(cells) > len(shown):
         title += f"\n(first {len(shown)} of {len(cells)} cells)"
     fig.tight_layout()
-    _title(fig, title)
+    set_title(fig, title)
     fig.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, frameon=False)
-    _save(fig, stem)
+    save_figure(fig, stem)
 
 
 FIGURES = {

@@ -237,7 +237,8 @@ class ImageTrainer:
         if self.step == 0:
             self.save_grid(run_dir / "samples" / "epoch_000.png")
         while self.step < self.total_steps and self.status == "ok":
-            epoch_before = int(self.epoch)
+            epoch_before_exact = self.epoch
+            epoch_before = int(epoch_before_exact)
             stats = self.train_step()
             values = {k: float(v) for k, v in stats.items()}
             if not all(math.isfinite(v) for v in values.values()):
@@ -255,8 +256,25 @@ class ImageTrainer:
                       f"| {rate:.2f} steps/s", file=self.log, flush=True)  # fmt: skip
             if int(self.epoch) > epoch_before or self.step == self.total_steps:
                 self.save_grid(run_dir / "samples" / f"epoch_{math.ceil(self.epoch):03d}.png")
+            if self._is_eval_point(epoch_before_exact) and self.status == "ok":
+                save_torch(self.generator_snapshot(), run_dir / "generators" / f"step{self.step:07d}.pt")
             if self.step % self.spec["checkpoint_every"] == 0 and self.step < self.total_steps:
                 save_torch(self.state_dict(), ckpt)
+
+    def _is_eval_point(self, epoch_before: float) -> bool:
+        """Evaluation checkpoints: every ``eval_every_epochs`` epochs, and the final step."""
+        every = self.spec["eval_every_epochs"]
+        if self.step == self.total_steps:
+            return True
+        return every is not None and int(self.epoch // every) > int(epoch_before // every)
+
+    def generator_snapshot(self) -> dict:
+        """What evaluation needs: G's weights and buffers (BatchNorm statistics) and where."""
+        return {
+            "generator": self.G.state_dict(), "architecture": self.spec["architecture"],
+            "z_dim": self.z_dim, "n_classes": self.n_classes, "seed": self.seed,
+            "step": self.step, "epoch": self.epoch,
+        }  # fmt: skip
 
     def final_state(self) -> dict:
         return {

@@ -205,3 +205,35 @@ def lsun_records(folder: str | Path) -> list[tuple[bytes, bytes]]:
         records = [(bytes(k), bytes(v)) for k, v in txn.cursor()]
     env.close()
     return records
+
+
+def write_smoke_sources(out_dir: str | Path) -> Path:
+    """Everything a smoke run needs instead of the real downloads: tiny CIFAR-10, CelebA and
+    LSUN archives in their real formats, and stand-in Inception weights with the right
+    shapes. Writes ``out_dir/sources.yaml``, a config overlay pointing the workflow's download
+    and weight-fetching rules at them (pass it as a second ``--configfile``)."""
+    import yaml
+
+    from gansweep.metrics.fid import FEATURE_EXTRACTORS, write_standin_weights
+
+    out_dir = Path(out_dir).resolve()
+    cifar, cifar_md5 = make_cifar10_archive(out_dir / "cifar10", n_train_per_batch=8, n_test=8)
+    celeba, celeba_md5 = make_celeba_zip(out_dir / "celeba", n=20)
+    lsun = make_lsun_zip(out_dir / "lsun_classroom", n=20)
+    sources = {
+        "downloads": {
+            "cifar10": {"url": cifar.as_uri(), "md5": cifar_md5},
+            "celeba": {"url": celeba.as_uri(), "md5": celeba_md5},
+            "lsun_classroom": {"url": lsun.as_uri()},
+        },
+        "fid": {"weights": {}},
+    }
+    for metric in FEATURE_EXTRACTORS:
+        path = out_dir / "weights" / FEATURE_EXTRACTORS[metric].file_name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        digest = write_standin_weights(metric, path)
+        sources["fid"]["weights"][metric] = {"url": path.as_uri(), "sha256_prefix": digest[:16]}
+    target = out_dir / "sources.yaml"
+    target.write_text("# Stand-in sources for smoke runs: tiny data, random Inception weights.\n"
+                      + yaml.safe_dump(sources, sort_keys=False))  # fmt: skip
+    return target
