@@ -59,16 +59,22 @@ def _fetch_weights(args: argparse.Namespace) -> None:
 
 
 def _reference_stats(args: argparse.Namespace) -> None:
+    import torch
+
     from gansweep.metrics.fid import compute_reference_stats
 
+    torch.set_num_threads(args.threads)
     compute_reference_stats(args.metric, args.dataset, args.data_root, args.split, args.weights,
                             args.out, device=args.device, batch_size=args.batch_size,
                             sha256_prefix=args.sha256_prefix)  # fmt: skip
 
 
 def _evaluate_image(args: argparse.Namespace) -> None:
+    import torch
+
     from gansweep.evaluation import evaluate_image_job
 
+    torch.set_num_threads(args.threads)
     spec = json.loads(Path(args.spec).read_text())
     spec["eval"] = {"seed": args.eval_seed, "n_samples": args.n_samples,
                     "metrics": [m for m, _, _ in args.metric]}  # fmt: skip
@@ -202,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=200)
     p.add_argument("--sha256-prefix")
+    p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=_reference_stats)
 
     p = sub.add_parser("evaluate-image", help="FID and image artefacts of one training job")
@@ -216,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=200)
     p.add_argument("--out", required=True)
     p.add_argument("--images", required=True)
+    p.add_argument("--threads", type=int, default=2)
     p.set_defaults(func=_evaluate_image)
 
     p = sub.add_parser("aggregate-image", help="evaluation tables → runs.parquet + summary.parquet")

@@ -116,6 +116,10 @@ rule fetch_weights:
         " {params.source} 2> {log}"
 
 
+# Reference statistics need no internet (the weights come from fetch_weights). By default
+# they are computed here, on the login node, once per dataset and split; set
+# fid.reference_stats_local: false to send them to a GPU node instead (CelebA/LSUN train
+# splits are 130–160k images: minutes on a GPU, hours on a CPU).
 rule reference_stats:
     input:
         data=f"{DATA_DIR}/{{dataset}}/prepared/meta.json",
@@ -124,9 +128,10 @@ rule reference_stats:
         f"{DATA_DIR}/fid_stats/{{metric}}/{{dataset}}-{{split}}.npz",
     log:
         "logs/fid_stats/{metric}/{dataset}-{split}.log",
+    localrule: FID["reference_stats_local"]
     conda:
         "../../envs/gansweep.yaml"
-    threads: 2
+    threads: FID["threads"]
     resources:
         gpu=FID["resources"]["gpu"],
         runtime=FID["resources"]["runtime"],
@@ -139,7 +144,8 @@ rule reference_stats:
     shell:
         "gansweep reference-stats {wildcards.metric} {wildcards.dataset} {wildcards.split}"
         " --data-root {params.data_dir} --weights {input.weights} --out {output}"
-        " --device {params.device} --batch-size {params.batch_size} {params.check} 2> {log}"
+        " --device {params.device} --batch-size {params.batch_size} --threads {threads}"
+        " {params.check} 2> {log}"
 
 
 rule evaluate_image:
@@ -152,7 +158,7 @@ rule evaluate_image:
         "logs/{study}/evaluate/{cell}/{job}.log",
     conda:
         "../../envs/gansweep.yaml"
-    threads: 2
+    threads: FID["threads"]
     resources:
         gpu=FID["resources"]["gpu"],
         runtime=FID["resources"]["runtime"],
@@ -167,7 +173,7 @@ rule evaluate_image:
     shell:
         "gansweep evaluate-image --spec {input.spec} --job-dir {params.job_dir}"
         " {params.options} --n-samples {params.n_samples} --eval-seed {params.eval_seed}"
-        " --device {params.device} --batch-size {params.batch_size}"
+        " --device {params.device} --batch-size {params.batch_size} --threads {threads}"
         " --out {output.table} --images {output.images} 2> {log}"
 
 

@@ -33,7 +33,7 @@ from gansweep.io import atomic_path, save_torch, write_parquet
 from gansweep.losses import LOSSES, gradient_penalty
 from gansweep.models import MODELS, layer_weight
 from gansweep.seeding import rng_state, seed_everything, set_rng_state
-from gansweep.training.ring import resolve_device
+from gansweep.training.ring import flush_denormals, resolve_device
 
 SMALL_GRAD = 0.01  # seed 001 counts gradient entries with |g| below this
 GRID_IMAGES = 64
@@ -306,6 +306,7 @@ def run_image_job(spec: dict, out_dir: Path, log=sys.stderr) -> None:
 
     Layout: ``out_dir/seed<k>/{final.pt, samples/epoch_XXX.png}`` per seed, and for the job
     ``out_dir/{log,grads,runs}.parquet`` (``runs`` is written last: it marks the job done)."""
+    flushed = flush_denormals()
     torch.set_num_threads(spec["execution"]["threads"])
     logs, grads, runs = [], [], []
     for seed in spec["seeds"]:
@@ -313,7 +314,7 @@ def run_image_job(spec: dict, out_dir: Path, log=sys.stderr) -> None:
         trainer = ImageTrainer(spec, seed, log)
         trainer.fit(run_dir)
         save_torch(trainer.final_state(), run_dir / "final.pt")
-        meta = trainer.metadata()
+        meta = {**trainer.metadata(), "flush_denormal": flushed}
         logs += [{**row, "cell": spec["cell"]} for row in trainer.log_rows]
         grads += [{**row, "cell": spec["cell"]} for row in trainer.grad_rows]
         runs.append(meta)

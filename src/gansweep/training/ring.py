@@ -51,6 +51,14 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def flush_denormals() -> bool:
+    """Flush subnormal floats to zero (returns whether the CPU supports it). Adam's moments of
+    weights that stopped receiving gradients (dead ReLUs) sink into the subnormal range after
+    a few hundred steps, and arithmetic on them makes a CPU step about 2× slower; only fp32
+    values below 1.2e-38 are affected. Call it before torch starts its worker threads."""
+    return torch.set_flush_denormal(True)
+
+
 def spec_fingerprint(spec: dict) -> str:
     """Identifies what a checkpoint was trained for; progress settings do not count."""
     relevant = {k: v for k, v in spec.items() if k != "execution"}
@@ -320,13 +328,14 @@ def job_metadata(spec: dict, device: torch.device) -> dict:
 
 def run_job(spec: dict, runs_out: Path, samples_out: Path, checkpoint: Path, log=sys.stderr):
     """Train one job, write its per-run table and scatter samples, drop the checkpoint."""
+    flushed = flush_denormals()
     torch.set_num_threads(spec["execution"]["threads"])
     trainer = RingTrainer(spec)
     t0 = time.perf_counter()
     rows = trainer.fit(checkpoint, log)
     if trainer.final_samples is None:  # resumed after the final evaluation's rows were saved
         trainer.evaluate()
-    meta = job_metadata(spec, trainer.device)
+    meta = {**job_metadata(spec, trainer.device), "flush_denormal": flushed}
     table = pd.DataFrame([{**meta, **row} for row in rows])
     table["wall_time_s"] = time.perf_counter() - t0
     write_parquet(table, runs_out)
