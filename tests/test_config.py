@@ -103,7 +103,7 @@ def test_shipped_configs_are_valid(path):
 def test_paper_all_includes_every_study_once():
     config = validate_config(yaml.safe_load((REPO / "presets/paper_all.yaml").read_text()))
     assert set(config["studies"]) == {
-        "ring_paper_saturating", "ring_paper_non_saturating", "cifar10_losses",
+        "ring_paper_saturating", "ring_paper_non_saturating", "cifar10_losses", "cifar10_losses_100k",
         "cifar10_stability", "celeba_alpha", "lsun_alpha",
     }  # fmt: skip
     with pytest.raises(ConfigError, match="defined twice"):

@@ -182,3 +182,17 @@ def test_image_study_runs_through_snakemake(tmp_path):
     assert meta["counts"] == {"train": 40, "test": 4}
     train_log = (tmp_path / "logs/img_smoke/train/dcgan32-hinge-lr0.0002/seed1.log").read_text()
     assert "step 3/3" in train_log
+
+
+def test_linear_learning_rate_decay_is_a_function_of_the_step(data_root):
+    grid = {**LOSSES["hinge"], "lr_decay": "linear"}
+    spec = job_spec(data_root, "dcgan32", grid, steps=4)
+    trainer = image_training.ImageTrainer(spec, 1, log=open(os.devnull, "w"))
+    seen = []
+    for _ in range(4):
+        trainer.train_step()
+        seen.append((trainer.opt_d.param_groups[0]["lr"], trainer.opt_g.param_groups[0]["lr"]))
+    assert seen == [(2e-4 * (1 - k / 4), 2e-4 * (1 - k / 4)) for k in range(4)]
+    constant = image_training.ImageTrainer(job_spec(data_root, "dcgan32", LOSSES["hinge"]), 1, log=open(os.devnull, "w"))
+    constant.train_step()
+    assert constant.opt_d.param_groups[0]["lr"] == 2e-4

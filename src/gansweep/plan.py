@@ -108,7 +108,7 @@ def cell_table(study: dict) -> list[dict]:
 
 
 # ---- image studies ------------------------------------------------------------------------
-IMAGE_GRID_OVERRIDES = ("optimizer", "betas", "n_critic", "batch_size", "weight_clip")
+IMAGE_GRID_OVERRIDES = ("optimizer", "betas", "n_critic", "batch_size", "weight_clip", "lr_decay")
 
 
 def _slug(value: float) -> str:

@@ -180,7 +180,16 @@ class ImageTrainer:
     def epoch(self) -> float:
         return self.consumed / self.batches_per_epoch
 
+    def _set_learning_rates(self) -> None:
+        """Linear decay to 0 over training (the SNGAN protocol), as a pure function of the
+        step, so that a resumed run follows the same schedule."""
+        scale = 1.0 - self.step / self.total_steps if self.spec["train"]["lr_decay"] == "linear" else 1.0
+        for opt, lr in ((self.opt_d, self.spec["lr_d"]), (self.opt_g, self.spec["lr_g"])):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
+
     def train_step(self) -> dict:
+        self._set_learning_rates()
         log_every = self.spec["log_every"]
         record = (self.step + 1) % log_every == 0 or self.step == 0
         for i in range(self.spec["train"]["n_critic"]):
