@@ -17,6 +17,9 @@ What is timed, side by side in one process (the setup of the perf notes, perf_ba
   per batch fake = G(z), a D step on real and fake.detach(), then a G step with plain
   ``backward()`` through the updated D on the same fake batch (saturating α-loss, α = 1).
 * ``ours@S``: ``RingTrainer(spec).train_step()`` training S seeds at once.
+* ``bound``: only the batched matmuls of one ``ours@S`` step (same shapes, layouts and order),
+  nothing else. Its % of peak is a ceiling for ours: the GEMMs themselves, at these sizes
+  (K = 128 for weight grads, widths 200 and 400), do not run at the peak of big square ones.
 * ``fp32 peak``: square fp32 ``torch.mm`` (several n, the best median) at the same thread count.
 
 For every thread count the variants run round-robin (the order rotates each repeat), each repeat
@@ -218,6 +221,60 @@ class Ours:
         self.trainer.train_step()
 
 
+class StepGemms:
+    """The batched matmuls of one ``ours@S`` step and nothing else: the bound on ours.
+
+    The same ``torch.bmm`` calls with the same shapes and memory layouts as the trainer's
+    autograd graph (weights ``[S, in, out]``; input grads dX = dY·Wᵀ through a transposed view,
+    weight grads dW = Xᵀ·dY), each on its own operands, in the order of a step. Their FLOP are
+    exactly the minimal count, so its "% fp32 peak" is the most that any implementation built on
+    these GEMMs can reach: elementwise work, Adam and the data only come on top.
+    """
+
+    steps = 0  # never restarted
+
+    def __init__(self, seeds: int, hidden: int):
+        self.work = seeds  # seed-steps per step()
+        gen = torch.Generator().manual_seed(0)
+        self.ops: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self.flop = 0
+
+        def gemm(m: int, k: int, n: int, transpose: str = "") -> None:
+            """[S, m, k] @ [S, k, n]; "a" / "b": that operand is a transposed view."""
+            a = torch.randn(seeds, *((k, m) if "a" in transpose else (m, k)), generator=gen)
+            b = torch.randn(seeds, *((n, k) if "b" in transpose else (k, n)), generator=gen)
+            a = a.transpose(1, 2) if "a" in transpose else a
+            b = b.transpose(1, 2) if "b" in transpose else b
+            self.ops.append((a, b, torch.empty(seeds, m, n)))
+            self.flop += 2 * seeds * m * k * n
+
+        def forward(sizes: list[int], batch: int) -> None:
+            for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+                gemm(batch, fan_in, fan_out)
+
+        def backward(sizes: list[int], batch: int, weight_grads: bool, first_input: bool):
+            layers = list(zip(sizes[:-1], sizes[1:]))
+            for i, (fan_in, fan_out) in reversed(list(enumerate(layers))):
+                if i > 0 or first_input:
+                    gemm(batch, fan_out, fan_in, transpose="b")  # dX = dY Wᵀ
+                if weight_grads:
+                    gemm(fan_in, batch, fan_out, transpose="a")  # dW = Xᵀ dY
+
+        g, d = g_sizes(hidden), d_sizes(hidden)
+        forward(g, BATCH)  # fake = G(z)
+        forward(d, 2 * BATCH)  # D step: real and fake in one pass
+        backward(d, 2 * BATCH, weight_grads=True, first_input=False)
+        forward(d, BATCH)  # G step: D on the fake batch
+        backward(d, BATCH, weight_grads=False, first_input=True)
+        backward(g, BATCH, weight_grads=True, first_input=False)
+        minimal = seeds * minimal_flop_per_seed_step(hidden)
+        assert self.flop == minimal, f"GEMM FLOP {self.flop} != minimal {minimal}"
+
+    def step(self) -> None:
+        for a, b, out in self.ops:
+            torch.bmm(a, b, out=out)
+
+
 class PeakMatmul:
     """Square fp32 ``torch.mm`` into a preallocated output; one step = one product."""
 
@@ -233,7 +290,7 @@ class PeakMatmul:
 
 
 # ---- timing ---------------------------------------------------------------------------------
-Runner = ReferenceLoop | Ours | PeakMatmul  # what Timed measures
+Runner = ReferenceLoop | Ours | StepGemms | PeakMatmul  # what Timed measures
 
 
 @dataclass
@@ -288,6 +345,10 @@ def measure_threads(threads: int, args) -> tuple[list[Timed], list[Timed]]:
     torch.set_num_threads(threads)
     training = [Timed("reference (1 seed)", lambda: ReferenceLoop(args.hidden))]
     training += [Timed(f"ours@{s}", lambda s=s: Ours(s, threads, args.hidden)) for s in args.seeds]
+    training += [
+        Timed(f"bound: the GEMMs of ours@{s} alone", lambda s=s: StepGemms(s, args.hidden))
+        for s in args.seeds
+    ]
     peaks = [Timed(f"fp32 torch.mm n={n}", lambda n=n: PeakMatmul(n)) for n in args.peak_sizes]
     for v in training:  # untimed, to reach a later phase of training
         for _ in range(args.pretrain_steps):
@@ -337,7 +398,7 @@ def results_table(blocks: list[tuple[int, list[Timed], list[Timed]]], flop: int)
             lines.append(
                 f"| {threads} | {v.name} | {v.median:.1f} | {min(v.rates):.0f}-{max(v.rates):.0f} | "
                 f"{v.median / reference:.2f} | {gflops:.1f} | {100 * gflops / peak:.0f} % | "
-                f"{v.last_step} |"
+                f"{v.last_step or ''} |"
             )
         for p in peaks:
             lines.append(

@@ -110,3 +110,13 @@ def test_paper_all_includes_every_study_once():
         validate_config({"include": ["ring_paper", "ring_paper"]})
     with pytest.raises(ConfigError, match="no preset 'nope'"):
         validate_config({"include": ["nope"]})
+
+
+def test_includes_fill_unset_keys_at_any_depth():
+    """A second config file setting fid.weights (the smoke sources) keeps the include's fid.device."""
+    weights = {"fid": {"url": "file:///w/fid.pth", "sha256_prefix": "0123456789abcdef"}}
+    config = validate_config({"include": ["smoke/paper_all"], "fid": {"weights": weights}})
+    assert config["fid"]["weights"]["fid"]["url"] == "file:///w/fid.pth"
+    assert config["fid"]["weights_dir"] == "resources/smoke/weights"
+    assert (config["fid"]["device"], config["fid"]["threads"], config["fid"]["resources"]["gpu"]) == ("cpu", 1, 0)
+    assert config["data_dir"] == "resources/smoke/data"

@@ -61,7 +61,7 @@ PRESETS = REPO_SCHEMA.parents[2] / "presets"
 
 def expand_includes(config: dict, presets: Path = PRESETS, _seen: tuple = ()) -> dict:
     """Merge the presets named in ``include`` into ``config`` (in place): their studies are
-    added (a name defined twice is an error) and their other keys fill what is unset."""
+    added (a name defined twice is an error) and their other keys fill what is unset, at any depth."""
     for name in config.get("include", []):
         path = Path(name) if name.endswith((".yaml", ".yml")) else presets / f"{name}.yaml"
         if not path.exists():
@@ -74,11 +74,19 @@ def expand_includes(config: dict, presets: Path = PRESETS, _seen: tuple = ()) ->
             if study in config.setdefault("studies", {}):
                 raise ConfigError(f"config key 'include': study {study!r} is defined twice ({path})")
             config["studies"][study] = body
-        for key, value in included.items():
-            if key not in ("studies", "include"):
-                config.setdefault(key, value)
+        fill_unset(config, {k: v for k, v in included.items() if k not in ("studies", "include")})
     config["include"] = []
     return config
+
+
+def fill_unset(config: dict, defaults: dict) -> None:
+    """Copy into ``config`` every key of ``defaults`` it lacks, at any depth: a config that sets
+    ``fid.weights`` (say, from a second ``--configfile``) still gets an include's ``fid.device``."""
+    for key, value in defaults.items():
+        if key not in config:
+            config[key] = copy.deepcopy(value)
+        elif isinstance(config[key], dict) and isinstance(value, dict):
+            fill_unset(config[key], value)
 
 
 def validate_config(config: dict, schema: dict | str | Path = REPO_SCHEMA) -> dict:
