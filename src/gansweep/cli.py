@@ -163,6 +163,13 @@ def _figure(args: argparse.Namespace) -> None:
         FIGURES[args.name](pd.read_parquet(args.tables[0]), stem)
 
 
+def add_inception_run_args(p: argparse.ArgumentParser) -> None:
+    """Where and how the Inception network runs (reference statistics and evaluation alike)."""
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=200)
+    p.add_argument("--threads", type=int, default=2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gansweep", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -205,10 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", required=True)
     p.add_argument("--weights", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--batch-size", type=int, default=200)
     p.add_argument("--sha256-prefix")
-    p.add_argument("--threads", type=int, default=2)
+    add_inception_run_args(p)
     p.set_defaults(func=_reference_stats)
 
     p = sub.add_parser("evaluate-image", help="FID and image artefacts of one training job")
@@ -219,11 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sha256-prefix", nargs=2, action="append", metavar=("NAME", "PREFIX"))
     p.add_argument("--n-samples", type=int, required=True)
     p.add_argument("--eval-seed", type=int, required=True)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--batch-size", type=int, default=200)
     p.add_argument("--out", required=True)
     p.add_argument("--images", required=True)
-    p.add_argument("--threads", type=int, default=2)
+    add_inception_run_args(p)
     p.set_defaults(func=_evaluate_image)
 
     p = sub.add_parser("aggregate-image", help="evaluation tables → runs.parquet + summary.parquet")

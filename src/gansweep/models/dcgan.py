@@ -135,25 +135,25 @@ def dcgan32(z_dim: int | None = None, n_classes: int = 0) -> GanPair:
     return _pair("dcgan32", z_dim, 32, g, d)
 
 
+def _alpha_gan_dcgan(name: str, resolution: int, edge_kernel: int, z_dim, n_classes) -> GanPair:
+    """The (αD, αG)-GAN image DCGAN: no biases, no BN on D's first layer; ``edge_kernel`` is
+    the kernel of G's first and D's last layer (4 for 64×64, 7 for 112×112)."""
+    check_unconditional(name, n_classes)
+    z_dim = 100 if z_dim is None else z_dim
+    g = DCGANGenerator(z_dim, [512, 256, 128, 64], first_kernel=edge_kernel)
+    d = DCGANDiscriminator(
+        [64, 128, 256, 512], last_kernel=edge_kernel, last_stride=1, last_padding=0, bn_first=False
+    )
+    return _pair(name, z_dim, resolution, g, d)
+
+
 @register_gan("dcgan64")
 def dcgan64(z_dim: int | None = None, n_classes: int = 0) -> GanPair:
     """(αD, αG)-GAN CelebA 64×64 DCGAN (no biases, no BN on D's first layer, z = 100)."""
-    check_unconditional("dcgan64", n_classes)
-    z_dim = 100 if z_dim is None else z_dim
-    g = DCGANGenerator(z_dim, [512, 256, 128, 64], first_kernel=4)
-    d = DCGANDiscriminator(
-        [64, 128, 256, 512], last_kernel=4, last_stride=1, last_padding=0, bn_first=False
-    )
-    return _pair("dcgan64", z_dim, 64, g, d)
+    return _alpha_gan_dcgan("dcgan64", 64, 4, z_dim, n_classes)
 
 
 @register_gan("dcgan112")
 def dcgan112(z_dim: int | None = None, n_classes: int = 0) -> GanPair:
     """(αD, αG)-GAN LSUN Classroom 112×112 DCGAN: dcgan64 with k7 first G / last D layer."""
-    check_unconditional("dcgan112", n_classes)
-    z_dim = 100 if z_dim is None else z_dim
-    g = DCGANGenerator(z_dim, [512, 256, 128, 64], first_kernel=7)
-    d = DCGANDiscriminator(
-        [64, 128, 256, 512], last_kernel=7, last_stride=1, last_padding=0, bn_first=False
-    )
-    return _pair("dcgan112", z_dim, 112, g, d)
+    return _alpha_gan_dcgan("dcgan112", 112, 7, z_dim, n_classes)
