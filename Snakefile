@@ -18,6 +18,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/ring.smk"
 include: "workflow/rules/images.smk"
+include: "workflow/rules/stats.smk"
 
 
 rule all:

@@ -5,13 +5,14 @@ Inception runs on CPU, so every test feeds only a handful of 32×32 images.
 """
 
 import json
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
 import pytest
 import torch
 
-from gansweep.data.images import download, load_split, prepare
+from gansweep.data import download, load_split, prepare
 from gansweep.metrics import METRICS
 from gansweep.metrics import fid as F
 from gansweep.testing.fixtures import make_cifar10_archive
@@ -337,3 +338,90 @@ def test_fid_tv_logits_end_to_end(standin, extractors, data_root, tmp_path):
     assert isinstance(value, float) and np.isfinite(value) and value >= 0
     with pytest.raises(ValueError, match="not 'fid'"):
         F.generated_stats("fid", sample, 4, 2, extractors["fid_tv_logits"])
+
+
+# --------------------------------------------------------------------------------------------
+# The public build path, kept features, progress (issue 10)
+# --------------------------------------------------------------------------------------------
+
+
+def test_fid_inception_is_built_by_pytorch_fid_from_the_hub_cache(standin, monkeypatch):
+    """pytorch-fid's own builder runs untouched (no patched private function) and reads our file
+    from a private torch.hub cache under its published name; the user's hub dir is restored."""
+    import pytorch_fid.inception as pfi
+
+    path, sha = standin["fid"]
+    loader, build = pfi.load_state_dict_from_url, pfi.fid_inception_v3
+    seen = {}
+
+    def spying():
+        seen["loader_untouched"] = pfi.load_state_dict_from_url is loader
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / "pt_inception-2015-12-05-6726825d.pth"
+        seen["cached"] = cached.resolve() == path.resolve()
+        return build()
+
+    monkeypatch.setattr(pfi, "fid_inception_v3", spying)
+    before = torch.hub.get_dir()
+    with mock.patch("torch.hub.download_url_to_file", _no_network):
+        extractor = F.load_extractor("fid", path, "cpu", sha[:16])
+    assert seen == {"loader_untouched": True, "cached": True}
+    assert torch.hub.get_dir() == before
+    assert extractor.weights_sha256 == sha
+
+
+def test_standin_architecture_is_pytorch_fids():
+    import pytorch_fid.inception as pfi
+
+    net = F.fid_inception_architecture()
+    for name, cls in (("Mixed_5b", pfi.FIDInceptionA), ("Mixed_6e", pfi.FIDInceptionC),
+                      ("Mixed_7b", pfi.FIDInceptionE_1), ("Mixed_7c", pfi.FIDInceptionE_2)):  # fmt: skip
+        assert type(getattr(net, name)) is cls
+    assert net.fc.out_features == 1008 and net.AuxLogits is None
+
+
+def test_feature_sample_keeps_chosen_positions():
+    x = torch.arange(40, dtype=torch.float64).reshape(20, 2)
+    sample = F.FeatureSample(np.array([13, 0, 7, 19]))
+    for lo, hi in ((0, 3), (3, 3), (3, 11), (11, 20)):
+        sample.update(x[lo:hi])
+    np.testing.assert_array_equal(sample.features(), x[[0, 7, 13, 19]].numpy().astype(np.float32))
+    assert F.FeatureSample(5).positions.tolist() == [0, 1, 2, 3, 4]
+    random = F.FeatureSample.random(100, 10, seed=3)
+    assert len(set(random.positions)) == 10 and random.positions.max() < 100
+    assert F.FeatureSample.random(4, 10).positions.tolist() == [0, 1, 2, 3]
+
+
+def test_progress_lines_in_logs_and_a_bar_in_a_terminal():
+    import io
+
+    from gansweep.metrics.progress import progress
+
+    log = io.StringIO()
+    with progress(10, "fid reference cifar10 train", stream=log, every_s=0) as bar:
+        for _ in range(5):
+            bar.update(2)
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue() and len(lines) >= 2
+    assert all(line.startswith("[gansweep] fid reference cifar10 train: ") for line in lines)
+    assert "10/10 (100 %)" in lines[-1] and "img/s" in lines[-1] and "ETA" in lines[-1]
+    assert len(lines) == len(set(lines))  # the final state is not repeated on close
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    with progress(10, "fid", stream=term) as bar:
+        bar.update(10)
+    assert "\r" in term.getvalue() and "100%" in term.getvalue()  # tqdm's redrawn bar
+
+
+def test_reference_stats_report_progress(standin, extractors, data_root, capsys, monkeypatch):
+    from gansweep.metrics import progress
+
+    monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)
+    F.reference_stats("fid_tv_logits", "cifar10", data_root, "test", None, "cpu", batch_size=2, max_images=4,
+                      extractor=extractors["fid_tv_logits"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert "fid_tv_logits reference cifar10 test: 2/4 (50 %)" in err
+    assert "4/4 (100 %)" in err and "ETA" in err

@@ -14,12 +14,13 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+import pooch
 import pytest
 import torch
 
+import gansweep.data as im
 import gansweep.testing.fixtures as fx
-from gansweep.data import DATASETS
-from gansweep.data import images as im
+from gansweep.data import DATASETS, preparing
 
 N_CELEBA = 13  # int(0.8 * 13) = 10 train, 3 test
 N_LSUN = 8  # 6 / 2
@@ -89,7 +90,7 @@ def test_download_verifies_writes_sidecar_and_skips(sources, tmp_path, monkeypat
     def no_network(*args, **kwargs):
         raise AssertionError("the verified file should not be fetched again")
 
-    monkeypatch.setattr(im.urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(pooch, "retrieve", no_network)
     mtime = got.stat().st_mtime_ns
     assert im.download("cifar10", tmp_path, url=path.as_uri(), md5=md5) == got
     assert got.stat().st_mtime_ns == mtime
@@ -158,16 +159,16 @@ def test_lsun_download_unzips_atomically_and_records_sha256(sources, tmp_path):
     path, _ = sources["lsun_classroom"]
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     with pytest.raises(im.ChecksumError, match=sha):
-        im.download("lsun_classroom", tmp_path, url=path.as_uri(), sha256="f" * 64)
+        im.download("lsun_classroom", tmp_path, url=path.as_uri(), sha256="f" * 64, n_images=N_LSUN)
     assert list((tmp_path / "lsun_classroom").iterdir()) == []
 
-    got = im.download("lsun_classroom", tmp_path, url=path.as_uri())
+    got = im.download("lsun_classroom", tmp_path, url=path.as_uri(), n_images=N_LSUN)
     assert got == tmp_path / "lsun_classroom" / "classroom_train_lmdb"
     assert sorted(p.name for p in got.iterdir()) == ["data.mdb", "lock.mdb"]
     sidecar = tmp_path / "lsun_classroom" / "classroom_train_lmdb.zip.sha256"
     assert sidecar.read_text().split()[0] == sha
     assert _leftovers(tmp_path) == []
-    assert im.download("lsun_classroom", tmp_path, url="/nonexistent.zip") == got  # already there
+    assert im.download("lsun_classroom", tmp_path, url="/nonexistent.zip", n_images=N_LSUN) == got  # verified, kept
 
 
 # -- prepare and load: CIFAR-10 ---------------------------------------------------------------
@@ -239,7 +240,7 @@ def test_celeba_split_counts_disjoint_reproducible(celeba_root):
         range(N_CELEBA), [n_train, N_CELEBA - n_train], generator=torch.Generator().manual_seed(1)
     )
     assert list(train) == list(subsets[0].indices) and list(test) == list(subsets[1].indices)
-    assert list(im.split_indices(N_CELEBA, 2)[0]) != list(train)  # the seed matters
+    assert list(preparing.split_indices(N_CELEBA, 2)[0]) != list(train)  # the seed matters
     images = np.load(prepared / "train_images.npy", mmap_mode="r")
     assert images.shape == (n_train, 64, 64, 3) and images.dtype == np.uint8
     assert np.load(prepared / "test_images.npy").shape == (N_CELEBA - n_train, 64, 64, 3)
@@ -248,7 +249,7 @@ def test_celeba_split_counts_disjoint_reproducible(celeba_root):
 def test_celeba_folder_and_pool_match_zip(sources, celeba_root, tmp_path, monkeypatch):
     """Same arrays from the extracted folder decoded by a 2-process pool in chunks of 4."""
     fx.make_celeba_tree(tmp_path / "celeba", n=N_CELEBA)  # same seed -> same files as the zip
-    monkeypatch.setattr(im, "_CHUNK", 4)
+    monkeypatch.setattr(preparing, "_CHUNK", 4)
     im.prepare("celeba", tmp_path, workers=2)
     for name in ("train_images.npy", "test_images.npy", "train_indices.npy"):
         a = np.load(celeba_root / "celeba" / "prepared" / name)
@@ -299,7 +300,7 @@ def test_lsun_prepare_order_sizes_and_pixels(sources, tmp_path):
     assert "http://dl.yf.io/lsun/scenes/classroom_train_lmdb.zip" in str(err.value)
 
     path, _ = sources["lsun_classroom"]
-    lmdb_dir = im.download("lsun_classroom", tmp_path, url=path.as_uri())
+    lmdb_dir = im.download("lsun_classroom", tmp_path, url=path.as_uri(), n_images=N_LSUN)
     im.prepare("lsun_classroom", tmp_path, workers=0)
     records = fx.lsun_records(lmdb_dir)
     keys = [k for k, _ in records]
@@ -311,7 +312,7 @@ def test_lsun_prepare_order_sizes_and_pixels(sources, tmp_path):
     test = im.load_split("lsun_classroom", tmp_path, "test")
     assert (len(train), len(test)) == (int(0.8 * N_LSUN), N_LSUN - int(0.8 * N_LSUN))
     assert train.images.shape[1:] == (112, 112, 3) and train.labels is None
-    train_idx, test_idx = im.split_indices(N_LSUN, 1, 0.8)
+    train_idx, test_idx = preparing.split_indices(N_LSUN, 1, 0.8)
     authors = T.Compose([T.Resize(112), T.CenterCrop(112)])
     checked = set()
     for arrays, idx in ((train, train_idx), (test, test_idx)):

@@ -6,7 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gansweep.figures import common
 from gansweep.figures import images as F
+from gansweep.figures.images import cells as C
+from gansweep.figures.images import samples as S
 from gansweep.figures.registry import IMAGE_FIGURE_INPUTS
 
 RNG = np.random.default_rng(0)
@@ -100,13 +103,13 @@ def assert_written(stem, min_png=5_000, min_pdf=2_000):
 def figures(monkeypatch):
     """Keep each figure handed to save_figure, so tests can look at its axes."""
     kept = []
-    save = F.save_figure
+    save = common.save_figure
 
     def keep(fig, stem):
         kept.append(fig)
         save(fig, stem)
 
-    monkeypatch.setattr(F, "save_figure", keep)
+    monkeypatch.setattr(common, "save_figure", keep)
     return kept
 
 
@@ -129,22 +132,22 @@ def test_figures_match_registry():
 
 
 def test_cell_ids_parse_and_label():
-    info = F._cell_info(["dcgan64-non_saturating-ad0.6-ag1-lr0.0005", "dcgan64-lsgan-lr5e-05",
+    info = C._cell_info(["dcgan64-non_saturating-ad0.6-ag1-lr0.0005", "dcgan64-lsgan-lr5e-05",
                          "dcgan64-non_saturating-ad1-ag1-lr2e-05-lrg1e-05-n_critic5", "free-form name"])
     assert info.loc["dcgan64-lsgan-lr5e-05", "lr_d"] == pytest.approx(5e-5)
     assert np.isnan(info.loc["dcgan64-lsgan-lr5e-05", "alpha_d"])
     row = info.loc["dcgan64-non_saturating-ad1-ag1-lr2e-05-lrg1e-05-n_critic5"]
     assert (row["lr_d"], row["lr_g"], row["extra"]) == (2e-5, 1e-5, "n_critic5")
     assert not info.loc["free-form name", "known"]
-    labels = F._labels(F._cell_info(make_summary()["cell"]), skip_lr=True)
+    labels = C._labels(C._cell_info(make_summary()["cell"]), skip_lr=True)
     assert labels["dcgan64-non_saturating-ad0.6-ag1-lr0.0001"] == r"($\alpha_D$, $\alpha_G$) = (0.6, 1)"
     assert labels["dcgan64-lsgan-lr0.0001"] == "LSGAN"
-    assert F._labels(info)["free-form name"] == "free-form name"
+    assert C._labels(info)["free-form name"] == "free-form name"
 
 
 def test_labels_never_collide():
-    info = F._cell_info(c["cell"] for c in CELLS)
-    labels = F._labels(info)
+    info = C._cell_info(c["cell"] for c in CELLS)
+    labels = C._labels(info)
     assert len(set(labels.values())) == len(CELLS)
     assert any("WGAN" in v for v in labels.values())
 
@@ -253,3 +256,36 @@ def test_image_figures_limit_cells(tmp_path, figures):
     F.plot_interpolations(images, tmp_path / "i", max_cells=1)
     assert "first 2 of 3 cells" in figures[0]._suptitle.get_text()
     assert len(figures[1].axes) == 1
+
+
+# --------------------------------------------------------------------------- mode coverage (PRDC)
+
+
+def test_diversity_vs_lr(tmp_path, figures):
+    summary = make_summary(lrs=(1e-4, 5e-4, 1e-3), dead=(1.0, 1e-3))
+    F.plot_diversity_vs_lr(summary, tmp_path / "none")  # no PRDC recorded: a placeholder
+    assert_written(tmp_path / "none", min_png=1_000, min_pdf=1_000)
+    figures.clear()
+    recall = 1 / (1 + summary["lr_d"] * 1e3)
+    summary = summary.assign(recall_mean=recall, recall_ci_low=recall - 0.1, recall_ci_high=recall + 0.1,
+                             coverage_mean=recall / 2, coverage_ci_low=recall / 2 - 0.05,
+                             coverage_ci_high=recall / 2 + 0.05, prdc_k=5)  # fmt: skip
+    F.plot_diversity_vs_lr(summary, tmp_path / "div")
+    assert_written(tmp_path / "div")
+    fig = figures[-1]
+    assert [ax.get_title() for ax in fig.axes] == ["fid", "recall", "coverage"]
+    assert "FID" in fig.axes[0].get_ylabel() and "recall" in fig.axes[1].get_ylabel()
+    assert fig.axes[1].get_ylim() == pytest.approx((-0.03, 1.03)) and fig.axes[2].get_yscale() == "linear"
+    assert all(ax.get_xscale() == "log" for ax in fig.axes)
+    assert "Inception features" in fig._suptitle.get_text()
+    assert any(t.startswith("LSGAN") for t in legend_texts(fig))
+
+
+def test_mosaic_is_make_grid_without_its_frame():
+    images = RNG.integers(0, 256, (7, 5, 4, 3), dtype=np.uint8)
+    out = S._mosaic(images, 3, pad=2)
+    assert out.shape == (3 * 7 - 2, 3 * 6 - 2, 3) and out.dtype == np.uint8
+    for i in range(7):  # image i at row r, column k: offset r·(h + pad), k·(w + pad)
+        r, k = divmod(i, 3)
+        np.testing.assert_array_equal(out[r * 7:r * 7 + 5, k * 6:k * 6 + 4], images[i])
+    assert (out[5:7] == 255).all() and (out[14:, 6:] == 255).all()  # gutters and the empty slots

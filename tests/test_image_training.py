@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from gansweep.config import validate_config
-from gansweep.data.images import download, prepare
+from gansweep.data import download, prepare
 from gansweep.plan import image_jobs
 from gansweep.training import image as image_training
 from gansweep.training.image import run_image_job
@@ -39,7 +39,7 @@ def data_root(tmp_path_factory):
     download("cifar10", root, url=archive.as_uri(), md5=md5)
     celeba, celeba_md5 = make_celeba_zip(src / "celeba", n=10)
     download("celeba", root, url=str(celeba), md5=celeba_md5)
-    download("lsun_classroom", root, url=make_lsun_zip(src / "lsun", n=8).as_uri())
+    download("lsun_classroom", root, url=make_lsun_zip(src / "lsun", n=8).as_uri(), n_images=8)
     for name in ARCH_DATA.values():
         prepare(name, root, workers=0)
     return root
@@ -115,6 +115,46 @@ def test_same_seed_same_result_and_divergence_is_recorded(data_root, tmp_path, m
     assert runs.loc[1, "status"] == "diverged" and runs.loc[1, "diverged_step"] == 2
     assert "non-finite g_loss at step 2" in runs.loc[1, "reason"]
     assert runs.loc[2, "status"] == "ok" and runs.loc[2, "step"] == 3  # the job went on
+
+
+def test_image_training_writes_plain_progress_lines_to_a_log_file(data_root, tmp_path):
+    import io
+    import re
+
+    spec = job_spec(data_root, "dcgan32", LOSSES["hinge"], steps=3)
+    log = io.StringIO()
+    run_image_job(spec, tmp_path, log=log)
+    lines = [line for line in log.getvalue().splitlines() if " step " in line]
+    assert "\r" not in log.getvalue()
+    assert [re.search(r"step (\d)/3", line).group(1) for line in lines] == ["1", "2", "3"]
+    pattern = r"^s/\S+ seed 1 step 3/3 \(100%\) \[\d\d:\d\d<\d\d:\d\d, +[\d.]+(step/s|s/step), epoch=\S+, d_loss=\S+, g_loss=\S+\]$"
+    assert re.match(pattern, lines[-1]), lines[-1]
+
+
+def test_a_corrupt_image_checkpoint_is_moved_aside_and_the_seed_restarts(data_root, tmp_path):
+    import io
+
+    spec = job_spec(data_root, "dcgan32", LOSSES["hinge"])
+    run_image_job(spec, tmp_path / "clean", log=open(os.devnull, "w"))
+    clean = torch.load(tmp_path / "clean/seed1/final.pt", weights_only=False)["generator"]
+
+    trainer = image_training.ImageTrainer(spec, 1, log=open(os.devnull, "w"))
+    trainer.train_step()
+    buffer = io.BytesIO()
+    torch.save(trainer.state_dict(), buffer)
+    good = buffer.getvalue()
+    for damage, damaged in (("random", os.urandom(len(good))), ("truncated", good[: len(good) // 2])):
+        ckpt = tmp_path / damage / "seed1/checkpoint.pt"
+        ckpt.parent.mkdir(parents=True)
+        ckpt.write_bytes(damaged)
+        log = io.StringIO()
+        run_image_job(spec, tmp_path / damage, log=log)
+
+        assert f"checkpoint {ckpt} is unreadable" in log.getvalue(), log.getvalue()
+        assert f"moved it to {ckpt}.corrupt" in log.getvalue() and "resumed from" not in log.getvalue()
+        assert ckpt.with_name("checkpoint.pt.corrupt").read_bytes() == damaged
+        final = torch.load(tmp_path / damage / "seed1/final.pt", weights_only=False)["generator"]
+        assert all(torch.equal(clean[k], final[k]) for k in clean), damage  # from scratch
 
 
 @pytest.mark.slow

@@ -77,3 +77,52 @@ def test_a_checkpoint_of_another_spec_is_ignored(tmp_path):
     fresh = RingTrainer(spec)
     assert not fresh.try_resume(tmp_path / "c.pt", log=open(os.devnull, "w"))
     assert fresh.step == 0
+
+
+def checkpoint_bytes(spec, steps: int) -> bytes:
+    """A real checkpoint of ``spec`` after ``steps`` steps, as the trainer writes it."""
+    import io
+
+    import torch
+
+    from gansweep.training.ring import RingTrainer
+
+    trainer = RingTrainer(spec)
+    for _ in range(steps):
+        trainer.train_step()
+    buffer = io.BytesIO()
+    torch.save(trainer.state_dict(), buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("damage", ["random_bytes", "truncated"])
+def test_a_corrupt_checkpoint_is_moved_aside_and_the_job_restarts(tmp_path, damage):
+    import io
+
+    import numpy as np
+
+    from gansweep.training.ring import run_job
+
+    spec = single_job(tiny_study(seeds=2, train={"steps": 12}))
+    run_job(spec, tmp_path / "clean.parquet", tmp_path / "clean-s.parquet", tmp_path / "clean.pt", log=io.StringIO())
+
+    ckpt = tmp_path / "job.pt"
+    good = checkpoint_bytes(spec, 5)
+    damaged = np.random.default_rng(0).bytes(len(good)) if damage == "random_bytes" else good[: len(good) // 2]
+    ckpt.write_bytes(damaged)
+    log = io.StringIO()
+    run_job(spec, tmp_path / "job.parquet", tmp_path / "job-s.parquet", ckpt, log=log)
+
+    text = log.getvalue()
+    assert f"checkpoint {ckpt} is unreadable" in text and f"moved it to {ckpt}.corrupt" in text, text
+    assert "restarting this job from step 0" in text and "resumed from" not in text
+    assert (tmp_path / "job.pt.corrupt").read_bytes() == damaged  # kept for inspection
+    assert not ckpt.exists()
+    a = pd.read_parquet(tmp_path / "clean.parquet").drop(columns=METADATA)
+    b = pd.read_parquet(tmp_path / "job.parquet").drop(columns=METADATA)
+    pd.testing.assert_frame_equal(a, b)  # trained from scratch: the uninterrupted result
+
+    # A second bad checkpoint does not overwrite the first one kept for inspection.
+    ckpt.write_bytes(b"garbage")
+    run_job(spec, tmp_path / "again.parquet", tmp_path / "again-s.parquet", ckpt, log=io.StringIO())
+    assert (tmp_path / "job.pt.corrupt.1").read_bytes() == b"garbage"

@@ -119,3 +119,21 @@ def test_fresh_noise_draws_new_latents_each_step():
     noise = a.noise
     assert any(torch.equal(za[0, 0], row) for row in noise)  # fixed: drawn from the latent set
     assert not any(torch.equal(zb[0, 0], row) for row in noise)
+
+
+@pytest.mark.parametrize("objective", ["wgan_gp"])
+def test_a_seed_trains_the_same_alone_and_packed_with_others(objective):
+    # A job of one run (one seed, seeds_per_job: 1, a leftover chunk) must not change the
+    # mathematics: the gradient penalty once flattened a size-1 run axis into the features.
+    grids = [{"objective": objective}]
+    packed = RingTrainer(single_job(tiny_study(grids=grids, seeds=[1, 2, 3], train={"steps": 10})))
+    alone = RingTrainer(single_job(tiny_study(grids=grids, seeds=[2], train={"steps": 10})))
+    for _ in range(10):
+        packed.train_step()
+        alone.train_step()
+    worst = 0.0
+    for net_packed, net_alone in ((packed.G, alone.G), (packed.D, alone.D)):
+        for a, b in zip(net_packed.parameters(), net_alone.parameters()):
+            assert b.shape[0] == 1
+            worst = max(worst, (a[1] - b[0]).abs().max().item())
+    assert worst < 1e-10, worst

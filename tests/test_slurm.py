@@ -39,14 +39,28 @@ STUDY = "ring_smoke"
 # Per-run columns that say where and how fast a job ran, not what it computed.
 METADATA = ["wall_time_s", "host", "slurm_job_id", "cuda_visible_devices", "device", "threads"]
 FIGURES = ["rates_vs_alpha_d", "heat_tables", "coverage_over_training", "sample_scatter"]
-# The site settings of tests/ci/start_slurm.sh's cluster, passed as on a real site.
-CI_SITE = {"GANSWEEP_SLURM_PARTITION": "debug", "GANSWEEP_GPU_MODEL": "fake"}
+# The site settings of tests/ci/start_slurm.sh's cluster, passed as on a real site: its
+# partition, GPU model, node feature and reservation; a QOS (accepted unchecked without an
+# accounting database) and one free sbatch flag, to check that both reach sbatch.
+CI_SITE = {
+    "GANSWEEP_SLURM_PARTITION": "debug",
+    "GANSWEEP_GPU_MODEL": "fake",
+    "GANSWEEP_SLURM_CONSTRAINT": "gansweep_ci",
+    "GANSWEEP_SLURM_RESERVATION": "gansweep_ci",
+    "GANSWEEP_SLURM_QOS": "normal",
+    "GANSWEEP_SLURM_EXTRA": "--nice=7",
+}
 SITE_VARS = [
     "GANSWEEP_SLURM_PARTITION",
     "GANSWEEP_SLURM_GPU_PARTITION",
     "GANSWEEP_SLURM_ACCOUNT",
     "GANSWEEP_GPU_MODEL",
     "GANSWEEP_SLURM_JOBS",
+    "GANSWEEP_SLURM_QOS",
+    "GANSWEEP_SLURM_CONSTRAINT",
+    "GANSWEEP_SLURM_GPU_CONSTRAINT",
+    "GANSWEEP_SLURM_RESERVATION",
+    "GANSWEEP_SLURM_EXTRA",
 ]
 RUN_TIMEOUT_S = 600
 # The cluster profile, with the local test cluster's overlay on top.
@@ -197,6 +211,10 @@ def test_slurm_profile_dry_run_paper_preset(tmp_path):
         "GANSWEEP_SLURM_GPU_PARTITION": "gpu_dummy",
         "GANSWEEP_SLURM_ACCOUNT": "acct_dummy",
         "GANSWEEP_GPU_MODEL": "a100",
+        "GANSWEEP_SLURM_QOS": "qos_dummy",
+        "GANSWEEP_SLURM_CONSTRAINT": "cpu_feature&ib",
+        "GANSWEEP_SLURM_GPU_CONSTRAINT": "a100_80gb",
+        "GANSWEEP_SLURM_EXTRA": "--mail-type=FAIL --nice=10",
     }
     proc = snakemake(
         tmp_path / "wd", *DRY_RUN, "--configfile", PAPER, env=clean_env(**site), timeout_s=120
@@ -215,6 +233,8 @@ def test_slurm_profile_dry_run_paper_preset(tmp_path):
         assert res["gpu_model"] == "a100", b
         assert res["slurm_partition"] == "gpu_dummy", b
         assert res["slurm_account"] == "acct_dummy", b
+        assert res["qos"] == "qos_dummy" and res["constraint"] == "a100_80gb", b
+        assert res["slurm_extra"] == "--mail-type=FAIL --nice=10", b
         assert res["runtime"] == str(study["resources"]["runtime"]) == "480", b
         assert res["mem_mb"] == str(study["resources"]["mem_mb"]) == "16000", b
     figures = [b for b in blocks if b["rule"] == "ring_figure"]
@@ -222,6 +242,8 @@ def test_slurm_profile_dry_run_paper_preset(tmp_path):
     for b in figures:
         assert "gpu" not in b["resources"] and "gpu_model" not in b["resources"], b
         assert b["resources"]["slurm_partition"] == "cpu_dummy", b
+        assert b["resources"]["constraint"] == "cpu_feature&ib", b  # the CPU jobs' features
+        assert b["resources"]["qos"] == "qos_dummy", b
     assert {b["rule"] for b in blocks} >= {"job_spec", "aggregate_ring", "compare_paper"}
 
 
@@ -279,17 +301,35 @@ def test_slurm_profile_dry_run_without_site_settings(tmp_path):
         # the smoke study says gpu: 0 (laptops); the cluster profile asks for one anyway
         assert b["resources"]["gpu"] == "1", b
         assert b["resources"]["runtime"] == "10" and b["resources"]["mem_mb"] == "1000", b
-        for key in ("gpu_model", "slurm_partition", "slurm_account"):
+        for key in ("gpu_model", "slurm_partition", "slurm_account", "qos", "constraint", "slurm_extra"):
             assert key not in b["resources"], b
+
+
+def read_profile(**site: str) -> dict:
+    """profiles/slurm/config.yaml as Snakemake reads it, with these site variables set."""
+    import yte
+
+    saved = {k: os.environ.pop(k) for k in SITE_VARS if k in os.environ}
+    os.environ.update(site)
+    try:
+        with open(SLURM_PROFILE / "config.yaml") as f:
+            return yte.process_yaml(f, require_use_yte=True)
+    finally:
+        for k in site:
+            del os.environ[k]
+        os.environ.update(saved)
+
+
+def test_slurm_profile_reservation_is_an_executor_setting():
+    """sbatch --reservation comes from the plugin's setting, only when the variable is set."""
+    assert "slurm-reservation" not in read_profile()
+    assert read_profile(GANSWEEP_SLURM_RESERVATION="maint_42")["slurm-reservation"] == "maint_42"
 
 
 def test_slurm_profile_settings_and_local_rules(tmp_path):
     """The profile's failure handling, and which rules run on the login node (a dry run
     does not print local/remote, so ask Snakemake's API)."""
-    import yte
-
-    with open(SLURM_PROFILE / "config.yaml") as f:
-        profile = yte.process_yaml(f, require_use_yte=True)
+    profile = read_profile()
     assert profile["executor"] == "slurm"
     assert profile["retries"] == 1  # resubmits with attempt=2: twice the memory
     assert profile["keep-going"] is True and profile["rerun-incomplete"] is True
@@ -335,16 +375,33 @@ def test_slurm_profile_settings_and_local_rules(tmp_path):
 # ---- real SLURM ---------------------------------------------------------------------------
 
 
+def sbatch_shim(directory: Path) -> tuple[Path, Path]:
+    """An `sbatch` that records its arguments (one JSON list a line) and runs the real one;
+    returns (its folder, to put first on PATH; the record)."""
+    real, log = shutil.which("sbatch"), directory / "sbatch_calls.jsonl"
+    shim = directory / "shim" / "sbatch"
+    shim.parent.mkdir()
+    shim.write_text(
+        f"#!{sys.executable}\nimport json, os, sys\n"
+        f"with open({str(log)!r}, 'a') as f:\n    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        f"os.execv({real!r}, [{real!r}, *sys.argv[1:]])\n"
+    )
+    shim.chmod(0o755)
+    return shim.parent, log
+
+
 @pytest.fixture(scope="module")
 def smoke_runs(tmp_path_factory):
     """The smoke config run locally and on SLURM (same threads: execution.threads = 1)."""
     slurm_available()
     base = tmp_path_factory.mktemp("slurm_smoke")
     local_dir, slurm_dir = base / "local", base / "slurm"
+    shim_dir, sbatch_log = sbatch_shim(base)
 
     # The SLURM run mostly waits for the scheduler: run the local one meanwhile.
     with ThreadPoolExecutor(1) as pool:
         env = clean_env(**CI_SITE)
+        env["PATH"] = os.pathsep.join([str(shim_dir), env["PATH"]])
         pending = pool.submit(snakemake, slurm_dir, *ON_CI_SLURM, "--configfile", SMOKE, env=env)
         local = snakemake(local_dir, "--configfile", SMOKE, "--cores", "2", env=clean_env())
         slurm = pending.result()
@@ -352,7 +409,13 @@ def smoke_runs(tmp_path_factory):
     (base / "slurm_run.log").write_text(slurm.stdout + slurm.stderr)
     assert local.returncode == 0, "local run failed: " + show(local)
     assert slurm.returncode == 0, "SLURM run failed: " + show(slurm)
-    return {"local": local_dir, "slurm": slurm_dir, "proc": slurm, "uuid": run_uuid(slurm)}
+    return {
+        "local": local_dir,
+        "slurm": slurm_dir,
+        "proc": slurm,
+        "uuid": run_uuid(slurm),
+        "sbatch_calls": [json.loads(line) for line in sbatch_log.read_text().splitlines()],
+    }
 
 
 @pytest.mark.slurm
@@ -407,6 +470,23 @@ def test_slurm_jobs_requested_gpu_time_and_memory(smoke_runs):
         assert not gpu_requested(job), job
         assert job["TimeLimit"] == "00:30:00" and job["MinMemoryNode"] == "4000M", job
         assert job["JobState"] == "COMPLETED", job
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_sbatch_received_the_site_settings(smoke_runs):
+    """QOS, node constraint, reservation and the free flags (GANSWEEP_SLURM_*) reach every
+    sbatch call, and SLURM applied those it can show (features, reservation, nice)."""
+    calls = smoke_runs["sbatch_calls"]
+    assert len(calls) == len(smoke_jobs()) + len(FIGURES), calls
+    for argv in calls:
+        args = " ".join(argv)
+        assert "--qos=normal" in args and "-C gansweep_ci" in args, argv
+        assert "--reservation=gansweep_ci" in args and "--nice=7" in args, argv
+    for job in slurm_jobs_of_run(smoke_runs["uuid"]):
+        assert job["Features"] == "gansweep_ci", job
+        assert job["Reservation"] == "gansweep_ci", job
+        assert job["Nice"] == "7", job
 
 
 @pytest.mark.slurm

@@ -10,17 +10,27 @@ from pathlib import Path
 import pandas as pd
 
 
+def _read_spec(path: str) -> dict:
+    """A job spec; the plugin files it names are imported first, so that their losses and
+    architectures are registered before the job looks them up (also on a cluster node)."""
+    from gansweep.plugins import load_plugins
+
+    spec = json.loads(Path(path).read_text())
+    load_plugins(spec.get("plugins", []))
+    return spec
+
+
 def _train_ring(args: argparse.Namespace) -> None:
     from gansweep.training.ring import run_job
 
-    spec = json.loads(Path(args.spec).read_text())
+    spec = _read_spec(args.spec)
     run_job(spec, Path(args.runs), Path(args.samples), Path(args.checkpoint))
 
 
 def _train_image(args: argparse.Namespace) -> None:
     from gansweep.training.image import run_image_job
 
-    run_image_job(json.loads(Path(args.spec).read_text()), Path(args.out_dir))
+    run_image_job(_read_spec(args.spec), Path(args.out_dir))
 
 
 def _aggregate_training(args: argparse.Namespace) -> None:
@@ -37,16 +47,17 @@ def _aggregate_training(args: argparse.Namespace) -> None:
 
 
 def _download(args: argparse.Namespace) -> None:
-    from gansweep.data.images import download
+    from gansweep.data import download
     from gansweep.io import write_text
 
-    path = download(args.name, args.data_root, url=args.url, md5=args.md5, sha256=args.sha256)
-    record = {"dataset": args.name, "path": str(path), "url": args.url, "md5": args.md5, "sha256": args.sha256}
+    path = download(args.name, args.data_root, url=args.url, md5=args.md5, sha256=args.sha256, n_images=args.n_images)
+    record = {"dataset": args.name, "path": str(path), "url": args.url, "md5": args.md5, "sha256": args.sha256,
+              "n_images": args.n_images}  # fmt: skip
     write_text(json.dumps(record, indent=1), Path(args.data_root) / args.name / "download.json")
 
 
 def _prepare(args: argparse.Namespace) -> None:
-    from gansweep.data.images import prepare
+    from gansweep.data import prepare
 
     prepare(args.name, args.data_root, split_seed=args.split_seed, train_fraction=args.train_fraction,
             workers=args.workers, force=args.force)  # fmt: skip
@@ -75,9 +86,10 @@ def _evaluate_image(args: argparse.Namespace) -> None:
     from gansweep.evaluation import evaluate_image_job
 
     torch.set_num_threads(args.threads)
-    spec = json.loads(Path(args.spec).read_text())
+    spec = _read_spec(args.spec)
     spec["eval"] = {"seed": args.eval_seed, "n_samples": args.n_samples,
-                    "metrics": [m for m, _, _ in args.metric]}  # fmt: skip
+                    "metrics": [m for m, _, _ in args.metric], "feature_metrics": args.feature_metrics,
+                    "feature_samples": args.feature_samples}  # fmt: skip
     evaluate_image_job(
         spec, Path(args.job_dir),
         references={m: Path(ref) for m, ref, _ in args.metric},
@@ -88,18 +100,12 @@ def _evaluate_image(args: argparse.Namespace) -> None:
 
 
 def _aggregate_image(args: argparse.Namespace) -> None:
+    from gansweep.evaluation import aggregate_image
     from gansweep.io import write_parquet
-    from gansweep.tables import summarize_fid, with_diverged_runs
 
     evals = pd.concat([pd.read_parquet(p) for p in args.evals], ignore_index=True)
-    runs = with_diverged_runs(evals, pd.read_parquet(args.train_runs))
-    runs = runs.sort_values(["cell", "seed", "step"], ignore_index=True)
+    runs, summary = aggregate_image(evals, pd.read_parquet(args.train_runs))
     write_parquet(runs, args.runs)
-    summaries = [summarize_fid(runs, m) for m in ("fid", "fid_tv_logits") if m in runs]
-    summary = summaries[0]
-    for extra in summaries[1:]:
-        summary = summary.merge(extra, on=[c for c in summary.columns if c in extra.columns
-                                           and not c.startswith("fid")], how="outer")  # fmt: skip
     write_parquet(summary, args.summary)
 
 
@@ -109,6 +115,7 @@ def _image_figure(args: argparse.Namespace) -> None:
     from gansweep.figures.images import FIGURES
     from gansweep.figures.registry import IMAGE_FIGURE_INPUTS
 
+    _known(args.name, FIGURES, "image figure")
     tables, images = {}, {}
     for path in map(Path, args.inputs):
         if path.suffix == ".npz":  # results/<study>/runs/<cell>/<job>/images.npz
@@ -153,14 +160,126 @@ def _figure(args: argparse.Namespace) -> None:
     from gansweep.data import DATASETS
     from gansweep.figures.ring import FIGURES
 
+    _known(args.name, FIGURES, "figure")
     stem = Path(args.out).with_suffix("")
     if args.name == "sample_scatter":
         mixture = DATASETS[args.dataset]()
         modes = pd.DataFrame(mixture.means.numpy(), columns=["x", "y"])
         samples = pd.concat([pd.read_parquet(p) for p in args.tables], ignore_index=True)
         FIGURES[args.name](samples, modes, mixture.std, stem)
+    else:  # extra tables (comparisons.parquet for the success-rate figures) follow the stem
+        first, *extra = [pd.read_parquet(p) for p in args.tables]
+        FIGURES[args.name](first, stem, *extra)
+
+
+def _compare(args: argparse.Namespace) -> None:
+    from gansweep.io import write_parquet, write_text
+    from gansweep.stats import compare_fid, compare_rates
+
+    baseline = json.loads(args.baseline) if args.baseline else None
+    if args.summary:
+        table = compare_rates(pd.read_parquet(args.summary), {args.study: baseline})
     else:
-        FIGURES[args.name](pd.read_parquet(args.tables[0]), stem)
+        table = compare_fid(pd.read_parquet(args.runs), {args.study: baseline}, metric=args.metric)
+    write_parquet(table, args.out)
+    if args.csv:
+        write_text(table.to_csv(index=False, float_format="%.4g"), args.csv)
+    n_sig = int(table["significant"].sum()) if len(table) else 0
+    print(f"{len(table)} comparisons with the baseline; {n_sig} significant (Holm p < 0.05)", file=sys.stderr)
+
+
+def _seeds_needed(args: argparse.Namespace) -> None:
+    from gansweep.io import write_text
+    from gansweep.stats import image_power_table, power_at, ring_power_table, seeds_needed
+
+    p0, p1 = args.rates
+    n = seeds_needed(p0, p1, args.power, args.alpha)
+    print(f"{n} seeds per cell detect a success rate of {p0:g} vs {p1:g} with power {args.power:g} "
+          f"(two-sided alpha {args.alpha:g}; two-proportion z test on Cohen's h, statsmodels NormalIndPower)")  # fmt: skip
+    for seeds in args.seeds or []:
+        print(f"{seeds} seeds per cell give power {power_at(seeds, p0, p1, args.alpha):.3f}")
+    if args.comparisons:
+        if not args.out:
+            raise SystemExit("gansweep seeds-needed: --comparisons needs --out (the power table's CSV path)")
+        comparisons = pd.read_parquet(args.comparisons)
+        if len(comparisons) and comparisons["metric"].iloc[0] in ("success_rate", "failure_rate"):
+            table = ring_power_table(comparisons, (p0, p1), args.power, args.alpha)
+        else:
+            table = image_power_table(comparisons, args.effect_size, args.power, args.alpha)
+        write_text(table.to_csv(index=False, float_format="%.4g"), args.out)
+        print(table.to_string(index=False), file=sys.stderr)
+
+
+def _known(name: str, known, what: str) -> None:
+    if name not in known:
+        raise SystemExit(f"gansweep: unknown {what} {name!r}; known: {', '.join(sorted(known))}")
+
+
+def registered(kind: str) -> list[tuple[str, str]]:
+    """(name, one-line description) of everything registered under ``kind`` (see LIST_KINDS)."""
+    from gansweep.registry import describe
+
+    if kind == "losses":
+        from gansweep.losses import LOSSES as registry
+    elif kind == "architectures":
+        from gansweep.config import RING_MODELS
+        from gansweep.models import MODELS
+
+        return [(n, ("[2D] " if n in RING_MODELS else "[image] ") + describe(MODELS[n])) for n in MODELS.in_order()]
+    elif kind == "datasets":
+        from gansweep.data import DATASETS
+
+        return [(n, _describe_dataset(DATASETS[n])) for n in DATASETS.in_order()]
+    elif kind == "metrics":
+        from gansweep.metrics import METRICS
+        from gansweep.metrics.fid import FEATURE_EXTRACTORS
+
+        return [(n, describe(METRICS[n])) for n in METRICS.in_order() if n not in FEATURE_EXTRACTORS] + [
+            (n, describe(FEATURE_EXTRACTORS[n])) for n in FEATURE_EXTRACTORS.in_order()
+        ]
+    elif kind == "figures":
+        from gansweep.figures.images import FIGURES as image_figures
+        from gansweep.figures.ring import FIGURES as ring_figures
+
+        return [(n, f"[2D] {describe(f)}") for n, f in ring_figures.items()] + [
+            (n, f"[image] {describe(f)}") for n, f in image_figures.items()
+        ]
+    else:
+        raise SystemExit(f"gansweep list: unknown kind {kind!r}; known: {', '.join(LIST_KINDS)}")
+    return [(n, describe(registry[n])) for n in registry.in_order()]
+
+
+def _describe_dataset(source) -> str:
+    from gansweep.registry import describe
+
+    if getattr(source, "kind", None) != "image":
+        return f"[2D] {describe(source)}"
+    classes = f", {source.n_classes} classes" if source.n_classes else ""
+    return f"[image] {source.resolution}×{source.resolution}, {source.n_images:,} images{classes}; {source.homepage}"
+
+
+LIST_KINDS = ("losses", "architectures", "datasets", "figures", "metrics")
+
+
+def _list(args: argparse.Namespace) -> None:
+    from gansweep.plugins import load_plugins
+
+    load_plugins(args.plugin or [])
+    entries = registered(args.kind)
+    width = max(len(n) for n, _ in entries)
+    for name, text in entries:
+        print(f"{name:<{width}}  {text}".rstrip())
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    import gansweep
+
+    try:
+        return version("gansweep")
+    except PackageNotFoundError:  # run from a source tree without installing
+        return gansweep.__version__
 
 
 def add_inception_run_args(p: argparse.ArgumentParser) -> None:
@@ -172,7 +291,13 @@ def add_inception_run_args(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gansweep", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"gansweep {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="what is registered: " + " | ".join(LIST_KINDS))
+    p.add_argument("kind", choices=LIST_KINDS)
+    p.add_argument("--plugin", action="append", metavar="FILE.py", help="import a plugin first (repeatable)")
+    p.set_defaults(func=_list)
 
     p = sub.add_parser("train-ring", help="train one job of a 2D study (many runs at once)")
     p.add_argument("--spec", required=True, help="job spec (.json file)")
@@ -187,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="mirror: http(s)://, file:// or a local path")
     p.add_argument("--md5")
     p.add_argument("--sha256")
+    p.add_argument("--n-images", type=int, help="LSUN: the image count the mirror holds (default: the published count)")
     p.set_defaults(func=_download)
 
     p = sub.add_parser("prepare", help="decode an image dataset once into uint8 arrays")
@@ -224,6 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sha256-prefix", nargs=2, action="append", metavar=("NAME", "PREFIX"))
     p.add_argument("--n-samples", type=int, required=True)
     p.add_argument("--eval-seed", type=int, required=True)
+    p.add_argument("--feature-metrics", nargs="*", choices=["prdc", "kid"], default=["prdc"],
+                   help="on the FID's features: precision/recall/density/coverage, KID")  # fmt: skip
+    p.add_argument("--feature-samples", type=int, default=10_000, help="real and fake features they use")
     p.add_argument("--out", required=True)
     p.add_argument("--images", required=True)
     add_inception_run_args(p)
@@ -269,6 +398,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="CSV")
     p.set_defaults(func=_compare_paper)
 
+    p = sub.add_parser("compare", help="each cell vs the study's baseline cell: CIs, p-values (Holm)")
+    p.add_argument("--study", required=True)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--summary", help="a 2D study's summary.parquet (success / failure rates)")
+    src.add_argument("--runs", help="an image study's runs.parquet (FID per seed)")
+    p.add_argument("--metric", default="fid", help="image studies: the FID column to compare")
+    p.add_argument("--baseline", help='JSON, e.g. {"objective": "saturating", "alpha_d": 1}; default: vanilla')
+    p.add_argument("--out", required=True, help="comparisons.parquet")
+    p.add_argument("--csv", help="the same table as CSV (for the report)")
+    p.set_defaults(func=_compare)
+
+    p = sub.add_parser("seeds-needed", help="seeds per cell to detect a difference in success rate; power")
+    p.add_argument("--rates", nargs=2, type=float, default=[0.465, 0.87], metavar=("P_BASELINE", "P_OTHER"),
+                   help="success rates to tell apart (default: the paper's vanilla 46.5 %% vs 87 %%)")
+    p.add_argument("--power", type=float, default=0.8)
+    p.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level")
+    p.add_argument("--seeds", type=int, nargs="*", help="also print the power these seed counts give")
+    p.add_argument("--comparisons", help="a study's comparisons.parquet: write its power table to --out")
+    p.add_argument("--effect-size", type=float, default=0.8, help="image studies: Cohen's d of FID")
+    p.add_argument("--out", help="power table (CSV)")
+    p.set_defaults(func=_seeds_needed)
+
     p = sub.add_parser("figure", help="draw one figure (PNG and PDF) from tables")
     p.add_argument("name")
     p.add_argument("--out", required=True, help="PNG path; the PDF goes beside it")
@@ -279,8 +430,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from gansweep.joblock import JobLockedError
+
     args = build_parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except JobLockedError as exc:  # an expected situation: the message says what to do
+        sys.exit(f"gansweep {args.command}: {exc}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,12 @@ one loss per seed, and summing them before ``backward`` gives each seed its own 
 With t = (α−1)/α this is (1 − p_y^t)/t = −expm1(t·log p_y)/t, which is numerically stable
 for every α: t → 0 (α = 1) is the limit −log p_y (binary cross-entropy) and t = 1
 (α = ∞) is 1 − p_y.
+
+Clamps follow the authors' code. For α ≠ 1 their α-loss clamps p to [ε, 1−ε], so its gradient
+is 0 once |logit| > ~16. For α = 1 they use Sigmoid + ``nn.BCELoss``, which has no ε clamp:
+its gradient keeps its tiny exact value (e.g. 2.06e-9 at logit −20), which Adam turns into a
+real step. α = 1 is therefore computed as BCE from the logit, −log σ(±logit), which equals
+``nn.BCELoss(sigmoid(logit))`` wherever that is representable and stays exact beyond.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from dataclasses import dataclass
 from typing import Callable, Union
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from gansweep.registry import Registry
@@ -57,11 +64,26 @@ def alpha_loss_of_prob(p_y: Tensor, alpha: Alpha) -> Tensor:
     return torch.where(is_bce, -log_p, -torch.expm1(t_safe * log_p) / t_safe)
 
 
+def bce_from_logits(logits: Tensor, label: int) -> Tensor:
+    """Elementwise −log σ(±logits): binary cross-entropy without any probability clamp."""
+    return -F.logsigmoid(logits if label == 1 else -logits)
+
+
 def alpha_loss(logits: Tensor, label: int, alpha: Alpha, eps: float = EPS) -> Tensor:
-    """Elementwise ℓ_α(label, σ(logits)), with σ clamped to [eps, 1 − eps]."""
+    """Elementwise ℓ_α(label, σ(logits)): exact BCE from the logit where α = 1, otherwise
+    the α-loss with σ clamped to [eps, 1 − eps] (see the module notes)."""
+    t = _alpha_exponent(alpha)
+    if not isinstance(t, Tensor) and t == 0.0:
+        return bce_from_logits(logits, label)
     p = torch.sigmoid(logits).clamp(eps, 1.0 - eps)
     p_y = p if label == 1 else 1.0 - p
-    return alpha_loss_of_prob(p_y, alpha)
+    clamped = alpha_loss_of_prob(p_y, alpha)
+    if not isinstance(t, Tensor):
+        return clamped
+    # A per-run α: the α = 1 runs take the BCE path. Both branches are finite everywhere,
+    # so the unused one cannot poison the gradient through `where`.
+    is_bce = (t == 0).to(logits.device).unsqueeze(-1)
+    return torch.where(is_bce, bce_from_logits(logits, label), clamped)
 
 
 @dataclass(frozen=True)
@@ -71,6 +93,8 @@ class Objective:
     ``d_loss(real_logits, fake_logits, alpha_d)`` and ``g_loss(fake_logits, alpha_g)``
     return batch means. ``uses_alpha`` says whether αD/αG mean anything; ``critic``
     marks Wasserstein critics (weight clipping or a gradient penalty applies).
+    A ``relativistic`` objective's G loss also compares with real logits:
+    ``g_loss(fake_logits, alpha_g, real_logits)``.
     """
 
     name: str
@@ -80,6 +104,7 @@ class Objective:
     critic: bool = False
     gradient_penalty: bool = False
     description: str = ""
+    relativistic: bool = False
 
 
 LOSSES: Registry[Objective] = Registry("loss")
@@ -154,17 +179,175 @@ _register(
 
 
 def gradient_penalty(
-    critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, mix: Tensor
+    critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, mix: Tensor, feature_dims: int
 ) -> Tensor:
     """WGAN-GP penalty E[(‖∇_x̂ D(x̂)‖₂ − 1)²] on per-sample interpolates x̂ = m·x + (1−m)·G(z).
 
     ``mix`` holds one U(0, 1) weight per sample, shaped to broadcast over the sample's
-    features (e.g. [S, B, 1] for stacked 2D points, [B, 1, 1, 1] for images); the gradient is
-    flattened over those feature axes before the norm. Returns the mean over the last batch
-    axis.
+    features (e.g. [S, B, 1] for stacked 2D points, [B, 1, 1, 1] for images). The gradient is
+    flattened over the trailing ``feature_dims`` axes (1 for points, 3 for images) before the
+    norm; the caller says how many, since a size-1 run or batch axis looks like a feature axis.
+    Returns the mean over the last batch axis.
     """
-    batch_dims = mix.dim() - sum(1 for n in mix.shape[::-1] if n == 1)
+    if not 1 <= feature_dims < real.dim():
+        raise ValueError(f"feature_dims must be in [1, {real.dim() - 1}] for inputs of shape "
+                         f"{tuple(real.shape)}, got {feature_dims}")  # fmt: skip
     mixed = (mix * real.detach() + (1 - mix) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
-    norms = grad.flatten(batch_dims).norm(dim=-1)
+    norms = grad.flatten(grad.dim() - feature_dims).norm(dim=-1)
     return ((norms - 1.0) ** 2).mean(-1)
+
+
+# ---- Relativistic objectives (Jolicoeur-Martineau, arXiv 1807.00734) --------------------------
+# C is the raw critic output (the logit). A relativistic D judges whether real data look more
+# real than fakes, so the G loss depends on the real logits too (``relativistic=True``).
+
+
+def _rpgan_d_loss(real: Tensor, fake: Tensor, _alpha: Alpha) -> Tensor:
+    # softplus(−(C(x_r) − C(x_f))) over the pairs (x_r[i], x_f[i]) of the batch.
+    return F.softplus(fake - real).mean(-1)
+
+
+def _rpgan_g_loss(fake: Tensor, _alpha: Alpha, real: Tensor) -> Tensor:
+    return F.softplus(real - fake).mean(-1)
+
+
+def _ragan_terms(first: Tensor, second: Tensor) -> Tensor:
+    """−E[log σ(C(a) − E C(b))] − E[log(1 − σ(C(b) − E C(a)))] for a = first, b = second."""
+    rel_first = first - second.mean(-1, keepdim=True)
+    rel_second = second - first.mean(-1, keepdim=True)
+    return F.softplus(-rel_first).mean(-1) + F.softplus(rel_second).mean(-1)
+
+
+_register(
+    Objective(
+        name="rpgan",
+        d_loss=_rpgan_d_loss,
+        g_loss=_rpgan_g_loss,
+        relativistic=True,
+        description="relativistic pairing GAN (RSGAN; R3GAN's loss): "
+        "D min softplus(C(x_f) − C(x_r)), G min softplus(C(x_r) − C(x_f))",
+    )
+)
+_register(
+    Objective(
+        name="ragan",
+        d_loss=lambda real, fake, _a: _ragan_terms(real, fake),
+        # G swaps the roles: fakes should look more real than the average real.
+        g_loss=lambda fake, _a, real: _ragan_terms(fake, real),
+        relativistic=True,
+        description="relativistic average GAN with the BCE link (RaSGAN)",
+    )
+)
+
+
+# ---- f-GAN (Nowozin, Cseke, Tomioka 2016, arXiv 1606.00709) -----------------------------------
+@dataclass(frozen=True)
+class FDivergence:
+    """One row of the f-GAN paper's Table 2: D_f(P‖Q) = ∫ q f(p/q), the output activation
+    T = g_f(V) that maps the raw D output V into the domain of the conjugate f*, and
+    f*(t) = sup_u (u·t − f(u)). ``conjugate_of_activation`` is f*(g_f(v)) simplified so that
+    it is finite wherever the composition is (the tests check it against f* ∘ g_f)."""
+
+    name: str
+    f: Callable[[Tensor], Tensor]
+    activation: Callable[[Tensor], Tensor]
+    conjugate: Callable[[Tensor], Tensor]
+    conjugate_of_activation: Callable[[Tensor], Tensor]
+
+
+LOG2 = math.log(2.0)
+F_DIVERGENCES: dict[str, FDivergence] = {
+    d.name: d
+    for d in (
+        FDivergence(
+            "kl",
+            f=lambda u: u * torch.log(u),
+            activation=lambda v: v,
+            conjugate=lambda t: torch.exp(t - 1.0),
+            conjugate_of_activation=lambda v: torch.exp(v - 1.0),
+        ),
+        FDivergence(
+            "reverse_kl",
+            f=lambda u: -torch.log(u),
+            activation=lambda v: -torch.exp(-v),
+            conjugate=lambda t: -1.0 - torch.log(-t),
+            conjugate_of_activation=lambda v: v - 1.0,  # −1 − log(e^{−v})
+        ),
+        FDivergence(
+            "pearson",
+            f=lambda u: (u - 1.0) ** 2,
+            activation=lambda v: v,
+            conjugate=lambda t: t**2 / 4.0 + t,
+            conjugate_of_activation=lambda v: v**2 / 4.0 + v,
+        ),
+        FDivergence(
+            "hellinger",  # squared Hellinger
+            f=lambda u: (torch.sqrt(u) - 1.0) ** 2,
+            activation=lambda v: -torch.expm1(-v),  # 1 − e^{−v}
+            conjugate=lambda t: t / (1.0 - t),
+            conjugate_of_activation=torch.expm1,  # (1 − e^{−v}) / e^{−v} = e^v − 1
+        ),
+        FDivergence(
+            "js",
+            f=lambda u: -(u + 1.0) * torch.log((1.0 + u) / 2.0) + u * torch.log(u),
+            activation=lambda v: LOG2 - F.softplus(-v),  # log 2 − log(1 + e^{−v})
+            conjugate=lambda t: -torch.log(2.0 - torch.exp(t)),
+            conjugate_of_activation=lambda v: F.softplus(v) - LOG2,  # −log(2 σ(−v))
+        ),
+    )
+}
+
+
+F_DIVERGENCE_TITLES = {"kl": "Kullback–Leibler", "reverse_kl": "reverse Kullback–Leibler",
+                       "pearson": "Pearson χ²", "hellinger": "squared Hellinger", "js": "Jensen–Shannon"}  # fmt: skip
+
+
+def _fgan_objective(div: FDivergence) -> Objective:
+    """D maximises the variational bound E_P[g_f(V(x))] − E_Q[f*(g_f(V(x)))] of D_f(P‖Q) (the
+    paper's eq. 6), so it minimises the negative. G maximises E_Q[g_f(V(G(z)))], the paper's
+    practical generator objective (§3, like the non-saturating GAN's −log D trick)."""
+
+    def d_loss(real: Tensor, fake: Tensor, _alpha: Alpha) -> Tensor:
+        return -div.activation(real).mean(-1) + div.conjugate_of_activation(fake).mean(-1)
+
+    def g_loss(fake: Tensor, _alpha: Alpha) -> Tensor:
+        return -div.activation(fake).mean(-1)
+
+    return Objective(
+        name=f"fgan_{div.name}",
+        d_loss=d_loss,
+        g_loss=g_loss,
+        description=f"f-GAN, {F_DIVERGENCE_TITLES[div.name]} (Nowozin et al. 2016, Table 2)",
+    )
+
+
+for _div in F_DIVERGENCES.values():
+    _register(_fgan_objective(_div))
+
+
+# ---- Zero-centred gradient penalties R1 / R2 (Mescheder et al. 2018, arXiv 1801.04406) --------
+def squared_input_gradient(critic: Callable[[Tensor], Tensor], x: Tensor, feature_dims: int) -> Tensor:
+    """E_x[‖∇_x C(x)‖²] per leading index: the mean over the last batch axis of the squared
+    gradient norm, flattened over the trailing ``feature_dims`` axes (1 for stacked 2D points
+    [S, B, 2], 3 for images [B, C, H, W]). Differentiable (create_graph) so D can descend it.
+
+    Summing C over the batch gives each sample's own gradient as long as C treats samples
+    independently (true for MLPs and for D's without batch statistics)."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    return grad.pow(2).flatten(x.dim() - feature_dims).sum(-1).mean(-1)
+
+
+def zero_centred_penalties(
+    critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,
+    r1_gamma: float, r2_gamma: float, feature_dims: int,
+) -> Tensor | float:  # fmt: skip
+    """γ₁/2 · E_real[‖∇C‖²] (R1) + γ₂/2 · E_fake[‖∇C‖²] (R2), added to any objective's D loss;
+    R3GAN (Huang et al. 2024, arXiv 2501.05441) is RpGAN with both. A zero γ skips its term."""
+    total: Tensor | float = 0.0
+    if r1_gamma:
+        total = total + 0.5 * r1_gamma * squared_input_gradient(critic, real, feature_dims)
+    if r2_gamma:
+        total = total + 0.5 * r2_gamma * squared_input_gradient(critic, fake, feature_dims)
+    return total

@@ -24,8 +24,17 @@ class Cell:
 
     def label(self) -> str:
         if self.alpha_d is None:
-            return f"{self.objective} lr={self.lr:g}"
-        return f"{self.objective} ({self.alpha_d:g}, {self.alpha_g:g}) lr={self.lr:g}"
+            return f"{self.objective} lr={slug(self.lr)}"
+        return f"{self.objective} ({slug(self.alpha_d)}, {slug(self.alpha_g)}) lr={slug(self.lr)}"
+
+
+def slug(value: float) -> str:
+    """A number as it appears in ids: ``:g`` when that reads back as the same float (1e-4 →
+    0.0001), else the shortest exact form (1.0000001e-4 → 0.00010000001). Either way the text
+    parses back to the value, so distinct values never share an id; only [0-9a-z.+-] appear."""
+    value = float(value)
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
 
 
 def study_cells(study: dict) -> list[Cell]:
@@ -42,6 +51,20 @@ def study_cells(study: dict) -> list[Cell]:
     return list(cells)
 
 
+def n_ring_runs(study: dict) -> int:
+    """cells × seeds, counted without enumerating them (an upper bound if grids overlap)."""
+    cells = 0
+    for grid in study["grids"]:
+        alphas = len(grid["alpha_d"]) * len(grid["alpha_g"]) if LOSSES[grid["objective"]].uses_alpha else 1
+        cells += alphas * len(grid["lr"])
+    return cells * n_seeds(study)
+
+
+def n_seeds(study: dict) -> int:
+    seeds = study["seeds"]
+    return seeds if isinstance(seeds, int) else len(seeds)
+
+
 def study_seeds(study: dict) -> list[int]:
     seeds = study["seeds"]
     return list(range(1, seeds + 1)) if isinstance(seeds, int) else list(seeds)
@@ -54,6 +77,15 @@ def steps_per_epoch(study: dict) -> int:
 def total_steps(study: dict) -> int:
     train = study["train"]
     return train["steps"] if "steps" in train else train["epochs"] * steps_per_epoch(study)
+
+
+def n_checkpoints(study: dict) -> int:
+    """How many checkpoints ``eval_steps`` lists, without listing them."""
+    every = study["eval"]["every"]
+    if every is None:
+        return 1
+    period = every * (1 if "steps" in study["train"] else steps_per_epoch(study))
+    return total_steps(study) // period + (total_steps(study) % period > 0)  # + the final step
 
 
 def eval_steps(study: dict) -> list[int]:
@@ -88,11 +120,12 @@ def ring_jobs(study_name: str, study: dict) -> dict[str, dict]:
         "execution": study["execution"],
         "scatter_seeds": seeds[: study["figures"]["scatter_seeds"]],
         "scatter_samples": study["figures"]["scatter_samples"],
+        **_plugins(study),
     }
     jobs = {}
     for (objective, lr), runs in groups.items():
         for k in range(0, len(runs), per_job):
-            job_id = f"{objective}-lr{lr:g}-{k // per_job:03d}"
+            job_id = f"{objective}-lr{slug(lr)}-{k // per_job:03d}"
             jobs[job_id] = {
                 **common,
                 "job": job_id,
@@ -107,12 +140,14 @@ def cell_table(study: dict) -> list[dict]:
     return [asdict(c) for c in study_cells(study)]
 
 
+def _plugins(study: dict) -> dict:
+    """The plugin files a job imports before it looks names up; no key when there are none,
+    so that specs (and Snakemake's rerun checks) of plugin-free studies stay as they were."""
+    return {"plugins": study["plugins"]} if study.get("plugins") else {}
+
+
 # ---- image studies ------------------------------------------------------------------------
 IMAGE_GRID_OVERRIDES = ("optimizer", "betas", "n_critic", "batch_size", "weight_clip", "lr_decay")
-
-
-def _slug(value: float) -> str:
-    return f"{value:g}"
 
 
 def image_cells(study: dict) -> dict[str, dict]:
@@ -134,8 +169,8 @@ def image_cells(study: dict) -> dict[str, dict]:
         for (alpha_d, alpha_g), (lr_d, lr_g) in itertools.product(alphas, lrs):
             name = f"{arch}-{objective}"
             if alpha_d is not None:
-                name += f"-ad{_slug(alpha_d)}-ag{_slug(alpha_g)}"
-            name += f"-lr{_slug(lr_d)}" + (f"-lrg{_slug(lr_g)}" if lr_g != lr_d else "")
+                name += f"-ad{slug(alpha_d)}-ag{slug(alpha_g)}"
+            name += f"-lr{slug(lr_d)}" + (f"-lrg{slug(lr_g)}" if lr_g != lr_d else "")
             if overrides:
                 name += "-" + "-".join(f"{k}{_override_slug(v)}" for k, v in sorted(overrides.items()))
             cells.setdefault(name, {
@@ -148,8 +183,18 @@ def image_cells(study: dict) -> dict[str, dict]:
 
 def _override_slug(value) -> str:
     if isinstance(value, list):
-        return "_".join(_slug(v) for v in value)
-    return _slug(value) if isinstance(value, float) else str(value)
+        return "_".join(slug(v) for v in value)
+    return slug(value) if isinstance(value, float) else str(value)
+
+
+def n_image_jobs(study: dict) -> int:
+    """cells × seed chunks, counted without enumerating them (an upper bound if grids overlap)."""
+    cells = 0
+    for grid in study["grids"]:
+        alphas = len(grid["alpha_d"]) * len(grid["alpha_g"]) if LOSSES[grid["objective"]].uses_alpha else 1
+        lrs = len(grid["lr"]) if "lr" in grid else len(grid["lr_d"]) * len(grid["lr_g"])
+        cells += alphas * lrs
+    return cells * -(-n_seeds(study) // study["execution"]["seeds_per_job"])
 
 
 def image_jobs(study_name: str, study: dict, data_dir: str) -> dict[tuple[str, str], dict]:
@@ -168,6 +213,6 @@ def image_jobs(study_name: str, study: dict, data_dir: str) -> dict[tuple[str, s
                 "log_every": study["log"]["every"], "eval_seed": study["eval"]["seed"],
                 "eval_every_epochs": study["eval"]["every_epochs"],
                 "checkpoint_every": study["execution"]["checkpoint_every"],
-                "execution": study["execution"],
+                "execution": study["execution"], **_plugins(study),
             }  # fmt: skip
     return jobs

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy import stats
 
 CELL = ["study", "dataset", "objective", "alpha_d", "alpha_g", "lr"]
@@ -16,9 +19,50 @@ RUN_COLUMNS = CHECKPOINT + [
 ]  # fmt: skip
 
 
+# Run settings that define the training protocol (written by training/ring.py into every
+# row). The summary carries them per cell so that the paper comparison can check each one.
+PROTOCOL = [
+    "g_hidden", "g_width", "d_hidden", "d_width", "batch_size", "steps_total", "n_train",
+    "n_eval_samples", "data_seed", "fresh_noise", "beta1", "beta2", "dtype",
+]  # fmt: skip
+
+
+class CorruptJobTable(RuntimeError):
+    """A per-job table that cannot be read (truncated or corrupt)."""
+
+
+def read_job_table(path: str | Path) -> pd.DataFrame:
+    """Read one per-job parquet table. A file that does not parse (a job killed while the
+    filesystem lost its tail, a disk full, a bad copy) is moved aside to ``<file>.corrupt``,
+    so that the next Snakemake run sees it missing and retrains that job instead of failing
+    here forever; the error names the file and the command to run."""
+    path = Path(path)
+    try:
+        return pd.read_parquet(path)
+    except (pa.ArrowException, OSError, ValueError) as err:
+        if not path.exists():
+            raise
+        aside = path.with_name(path.name + ".corrupt")
+        os.replace(path, aside)
+        raise CorruptJobTable(
+            f"per-job table {path} is truncated or corrupt ({type(err).__name__}: {err}); "
+            f"moved it to {aside}. Run the same snakemake command again: it rebuilds {path} "
+            f"(its training job runs again) and then aggregates. To rebuild it by hand: "
+            f"snakemake --forcerun {path} <your usual options>."
+        ) from err
+
+
 def collect_runs(paths: Iterable[str]) -> pd.DataFrame:
-    """Concatenate per-job tables; one row per (cell, seed, checkpoint)."""
-    frames = [pd.read_parquet(p) for p in paths]
+    """Concatenate per-job tables; one row per (cell, seed, checkpoint). Every unreadable
+    table is moved aside and named before failing (see ``read_job_table``)."""
+    frames, bad = [], []
+    for p in paths:
+        try:
+            frames.append(read_job_table(p))
+        except CorruptJobTable as err:
+            bad.append(str(err))
+    if bad:
+        raise CorruptJobTable("\n".join(bad))
     runs = pd.concat(frames, ignore_index=True)
     missing = [c for c in RUN_COLUMNS if c not in runs.columns]
     if missing:
@@ -68,8 +112,22 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
         row["mean_modes_ci_low"], row["mean_modes_ci_high"] = t_interval(g["modes_covered"])
         row["mean_hq_fraction"] = float(g["hq_fraction"].mean())
         row["n_diverged"] = int((g["status"] == "diverged").sum())
+        row.update(_protocol_of(g, key))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _protocol_of(rows: pd.DataFrame, key: tuple) -> dict:
+    """The cell's protocol fields (those recorded); one value per cell, or an error."""
+    out = {}
+    for col in PROTOCOL:
+        if col not in rows:
+            continue
+        values = rows[col].dropna().unique()
+        if len(values) > 1:
+            raise ValueError(f"cell {dict(zip(CHECKPOINT, key))} mixes {col} values {sorted(values)}")
+        out[col] = values[0] if len(values) else None
+    return out
 
 
 def final_checkpoint(table: pd.DataFrame) -> pd.DataFrame:

@@ -5,6 +5,9 @@
 #   * munge for authentication, slurmctld + slurmd on this machine as node "localhost";
 #   * one partition "debug" holding all CPUs and 3/4 of the memory;
 #   * one fake GPU (gres gpu:fake:1 backed by /dev/null) so that --gpus requests schedule;
+#   * a node feature "gansweep_ci" and a reservation "gansweep_ci" (root, the whole node) so
+#     that the tests can check that the profile's constraint and reservation reach sbatch
+#     (while it exists, jobs outside the reservation wait: the SLURM tests all use it);
 #   * no slurmdbd, so `sacct` does not work: Snakemake must poll with squeue
 #     (profiles/ci-slurm sets slurm-status-command: squeue) and finished jobs stay visible
 #     to squeue for MinJobAge=600 s.
@@ -97,7 +100,7 @@ JobAcctGatherType=jobacct_gather/none
 MinJobAge=600
 # One fake GPU (see gres.conf) so that GPU requests can be scheduled.
 GresTypes=gpu
-NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb Gres=gpu:fake:1 State=UNKNOWN
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb Gres=gpu:fake:1 Feature=gansweep_ci State=UNKNOWN
 PartitionName=$PARTITION Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 )
@@ -164,4 +167,10 @@ case "$state" in
     dump_logs
     exit 1 ;;
 esac
-echo "slurm up: $(sinfo -h -o '%P %a nodes=%D %T cpus=%c mem=%m gres=%G')"
+# The reservation of the SLURM tests (kept in StateSaveLocation across restarts).
+if ! scontrol show reservation gansweep_ci >/dev/null 2>&1; then
+  scontrol create reservation ReservationName=gansweep_ci Users=root Nodes="$NODE" \
+    StartTime=now Duration=infinite Flags=IGNORE_JOBS >/dev/null
+fi
+echo "slurm up: $(sinfo -h -o '%P %a nodes=%D %T cpus=%c mem=%m gres=%G features=%f')," \
+  "reservation: $(scontrol show reservation gansweep_ci | head -1)"

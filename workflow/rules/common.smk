@@ -1,25 +1,58 @@
 # Validation, planning and target helpers shared by the rules (no rules here).
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+# The package is run from this workflow's own src/, never from an installed copy: Snakemake
+# imports it from there, and every rule calls `python -m gansweep` with src/ on PYTHONPATH
+# (set here, inherited by local, SLURM and conda jobs). So the same rules work in the venv,
+# with `--sdm conda` (envs/gansweep.yaml holds the dependencies only) and in a container. Set
+# in the environment rather than written into each command: a path in the command text would
+# make Snakemake rerun every job (code changed) when the checkout moves.
+SRC = str(Path(workflow.basedir) / "src")
+if sys.path[0] != SRC:
+    sys.path.insert(0, SRC)
+_pythonpath = os.environ.get("PYTHONPATH", "")
+if SRC not in _pythonpath.split(os.pathsep):
+    os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SRC, _pythonpath])))
 
 from gansweep.config import TOY2D_DATASETS, ConfigError, validate_config
 from gansweep.figures.registry import IMAGE_FIGURE_INPUTS
 from gansweep.metrics.fid import FEATURE_EXTRACTORS
 from gansweep.plan import image_jobs, ring_jobs
 
-# Rules call the `gansweep` command: it must be on PATH (the activated venv), unless each
-# rule's conda environment provides it.
-_conda = "CONDA" in {m.name for m in workflow.deployment_settings.deployment_method}
-if shutil.which("gansweep") is None and not _conda:
-    raise WorkflowError(
-        "the `gansweep` command is not on PATH: activate the environment first "
-        "(`. .venv/bin/activate`, see README) or run with `--sdm conda`"
+# Without --sdm conda/apptainer the rules' `python` is the one on PATH: it must have the
+# dependencies (the activated venv). Checked by name only (no import: fast, once per call).
+NEEDED_MODULES = ["torch", "torchvision", "pandas", "pytorch_fid"]
+_deployment = {m.name for m in workflow.deployment_settings.deployment_method}
+if not _deployment & {"CONDA", "APPTAINER"}:
+    _python = shutil.which("python")
+    _probe = "import importlib.util as u, sys; print(*[m for m in sys.argv[1:] if not u.find_spec(m)])"
+    _missing = (
+        subprocess.run(
+            [_python, "-c", _probe, *NEEDED_MODULES], capture_output=True, text=True
+        ).stdout.split()
+        if _python
+        else ["python"]
     )
+    if _missing:
+        raise WorkflowError(
+            f"the rules run `python -m gansweep`, but the `python` on PATH ({_python}) lacks "
+            f"{', '.join(_missing)}: activate the project environment first "
+            "(`. .venv/bin/activate`, see README) or run with `--sdm conda`"
+        )
 
 try:
     validate_config(
-        config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+        config,
+        Path(workflow.basedir) / "workflow/schemas/config.schema.yaml",
+        # Re-read with a loader that rejects duplicated keys; `device: cuda` needs CUDA here
+        # only when the jobs run here.
+        config_files=workflow.configfiles,
+        jobs_run_here=workflow.local_exec,
     )
 except ConfigError as err:
     raise WorkflowError(f"invalid configuration: {err}") from None
@@ -36,6 +69,7 @@ RING_FIGURES = [
     "coverage_over_training",
     "sample_scatter",
 ]
+OPTIONAL_RING_FIGURES = {"rates_by_loss"}  # drawn when the study's figures: key asks
 IMAGE_FIGURES = list(IMAGE_FIGURE_INPUTS)
 OPTIONAL_FIGURES = {"fid_tv_logits_vs_lr": "fid_tv_logits"}  # figure → metric it needs
 FID = config["fid"]
@@ -54,7 +88,7 @@ wildcard_constraints:
     study=one_of(STUDIES),
     job=r"[A-Za-z0-9_.+-]+",
     cell=r"[A-Za-z0-9_.+-]+",
-    figure=one_of(RING_FIGURES + IMAGE_FIGURES),
+    figure=one_of(RING_FIGURES + sorted(OPTIONAL_RING_FIGURES) + IMAGE_FIGURES),
     dataset="cifar10|celeba|lsun_classroom",
     metric="fid|fid_tv_logits",
     split="train|test",
@@ -98,7 +132,11 @@ def figure_tables(wildcards):
         return study_job_tables("samples")(wildcards)
     if wildcards.figure == "coverage_over_training":
         return f"results/{wildcards.study}/runs.parquet"
-    return f"results/{wildcards.study}/summary.parquet"
+    # The success-rate figures mark cells that differ from the baseline (stats.smk).
+    return [
+        f"results/{wildcards.study}/summary.parquet",
+        f"results/{wildcards.study}/comparisons.parquet",
+    ]
 
 
 def image_job_spec_json(wildcards):
@@ -110,10 +148,15 @@ def prepared_data(wildcards):
     return f"{DATA_DIR}/{STUDIES[wildcards.study]['dataset']}/prepared/meta.json"
 
 
+# Config strings never reach a shell unquoted: option helpers return argument lists, one
+# `--key=value` token per option (a value may start with "-"), and rules insert them with
+# `{params.x:q}`, which shell-quotes each element.
+
+
 def download_source(wildcards):
-    """--url/--md5/--sha256 options from `downloads:` (offline mirrors, tests)."""
+    """--url/--md5/--sha256/--n-images arguments from `downloads:` (offline mirrors, tests)."""
     source = config["downloads"].get(wildcards.dataset, {})
-    return " ".join(f"--{key} {value}" for key, value in sorted(source.items()))
+    return [f"--{k.replace('_', '-')}={v}" for k, v in sorted(source.items())]
 
 
 def weights_file(metric):
@@ -121,9 +164,9 @@ def weights_file(metric):
 
 
 def weights_option(metric):
-    """--url / --sha256-prefix from `fid.weights` (offline mirrors, stand-in weights)."""
+    """--url / --sha256-prefix arguments from `fid.weights` (offline mirrors, stand-in weights)."""
     source = FID["weights"].get(metric, {})
-    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in sorted(source.items()))
+    return [f"--{k.replace('_', '-')}={v}" for k, v in sorted(source.items())]
 
 
 def metric_weights_file(wildcards):
@@ -136,7 +179,7 @@ def metric_weights_source(wildcards):
 
 def metric_weights_check(wildcards):
     prefix = FID["weights"].get(wildcards.metric, {}).get("sha256_prefix")
-    return f"--sha256-prefix {prefix}" if prefix else ""
+    return [f"--sha256-prefix={prefix}"] if prefix else []
 
 
 def reference_split(study, metric):
@@ -167,10 +210,11 @@ def evaluation_options(wildcards):
     metrics = STUDIES[wildcards.study]["eval"]["metrics"]
     inputs = evaluation_inputs(wildcards)
     pairs = zip(metrics, inputs["references"], inputs["weights"])
-    options = [f"--metric {m} {ref} {w}" for m, ref, w in pairs]
-    options += [f"--sha256-prefix {m} {FID['weights'][m]['sha256_prefix']}"
-                for m in metrics if "sha256_prefix" in FID["weights"].get(m, {})]  # fmt: skip
-    return " ".join(options)
+    options = [arg for m, ref, w in pairs for arg in ("--metric", m, ref, w)]
+    for m in metrics:
+        if "sha256_prefix" in FID["weights"].get(m, {}):
+            options += ["--sha256-prefix", m, FID["weights"][m]["sha256_prefix"]]
+    return options
 
 
 def image_job_files(name):
@@ -192,7 +236,12 @@ def image_figure_inputs(wildcards):
 
 
 def all_targets():
-    targets = []
+    # Every study: its baseline comparisons and power table (stats.smk).
+    targets = [
+        f"results/{name}/{t}"
+        for name in STUDIES
+        for t in ("comparisons.csv", "power.csv")
+    ]
     for name in IMAGE_STUDIES:
         targets += [
             f"results/{name}/{t}.parquet" for t in ("runs", "summary", "train_log")
@@ -214,7 +263,8 @@ def all_targets():
         targets += expand(
             "results/{study}/figures/{figure}.{ext}",
             study=name,
-            figure=RING_FIGURES,
+            figure=RING_FIGURES
+            + [f for f in sorted(OPTIONAL_RING_FIGURES) if study["figures"].get(f)],
             ext=["png", "pdf"],
         )
         if study["compare_paper"] and study["dataset"] == "ring":

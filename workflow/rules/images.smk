@@ -1,5 +1,7 @@
 # Image studies: dataset download (local: compute nodes need no internet), one-off
 # preprocessing into memory-mapped uint8 arrays, and training jobs per cell and seed(s).
+# Rules call `python -m gansweep` (see common.smk); every value is quoted (:q), config strings
+# (URLs, data_dir, weights_dir) included.
 
 
 localrules:
@@ -15,6 +17,8 @@ rule download_dataset:
         f"{DATA_DIR}/{{dataset}}/download.json",
     log:
         "logs/data/{dataset}/download.log",
+    benchmark:
+        "logs/data/{dataset}/benchmarks/download.tsv"
     retries: 2
     conda:
         "../../envs/gansweep.yaml"
@@ -22,7 +26,8 @@ rule download_dataset:
         data_dir=subpath(output[0], ancestor=2),
         source=download_source,
     shell:
-        "gansweep download {wildcards.dataset} --data-root {params.data_dir} {params.source} 2> {log}"
+        "python -m gansweep download {wildcards.dataset:q} --data-root={params.data_dir:q}"
+        " {params.source:q} 2> {log:q}"
 
 
 rule prepare_dataset:
@@ -34,6 +39,8 @@ rule prepare_dataset:
         test=f"{DATA_DIR}/{{dataset}}/prepared/test_images.npy",
     log:
         "logs/data/{dataset}/prepare.log",
+    benchmark:
+        "logs/data/{dataset}/benchmarks/prepare.tsv"
     conda:
         "../../envs/gansweep.yaml"
     threads: 2
@@ -43,7 +50,8 @@ rule prepare_dataset:
     params:
         data_dir=subpath(output.meta, ancestor=3),
     shell:
-        "gansweep prepare {wildcards.dataset} --data-root {params.data_dir} --workers {threads} 2> {log}"
+        "python -m gansweep prepare {wildcards.dataset:q} --data-root={params.data_dir:q}"
+        " --workers={threads:q} 2> {log:q}"
 
 
 rule image_job_spec:
@@ -81,7 +89,8 @@ rule train_image:
     params:
         out_dir=subpath(output.runs, parent=True),
     shell:
-        "gansweep train-image --spec {input.spec} --out-dir {params.out_dir} 2> {log}"
+        "python -m gansweep train-image --spec={input.spec:q} --out-dir={params.out_dir:q}"
+        " 2> {log:q}"
 
 
 rule aggregate_image_training:
@@ -93,11 +102,13 @@ rule aggregate_image_training:
         grads="results/{study}/train_grads.parquet",
     log:
         "logs/{study}/aggregate_training.log",
+    benchmark:
+        "logs/{study}/benchmarks/aggregate_training.tsv"
     conda:
         "../../envs/gansweep.yaml"
     shell:
-        "gansweep aggregate-training --runs {output.runs} --log {output.log}"
-        " --grads {output.grads} {input} 2> {log}"
+        "python -m gansweep aggregate-training --runs={output.runs:q} --log={output.log:q}"
+        " --grads={output.grads:q} -- {input:q} 2> {log:q}"
 
 
 rule fetch_weights:
@@ -105,6 +116,8 @@ rule fetch_weights:
         f"{FID['weights_dir']}/{{metric}}/{{file}}",
     log:
         "logs/weights/{metric}/{file}.log",
+    benchmark:
+        "logs/weights/{metric}/benchmarks/{file}.tsv"
     retries: 2
     conda:
         "../../envs/gansweep.yaml"
@@ -112,8 +125,8 @@ rule fetch_weights:
         weights_dir=subpath(output[0], parent=True),
         source=metric_weights_source,
     shell:
-        "gansweep fetch-weights {wildcards.metric} --weights-dir {params.weights_dir}"
-        " {params.source} 2> {log}"
+        "python -m gansweep fetch-weights {wildcards.metric:q}"
+        " --weights-dir={params.weights_dir:q} {params.source:q} 2> {log:q}"
 
 
 # Reference statistics need no internet (the weights come from fetch_weights). By default
@@ -128,6 +141,8 @@ rule reference_stats:
         f"{DATA_DIR}/fid_stats/{{metric}}/{{dataset}}-{{split}}.npz",
     log:
         "logs/fid_stats/{metric}/{dataset}-{split}.log",
+    benchmark:
+        "logs/fid_stats/{metric}/benchmarks/{dataset}-{split}.tsv"
     localrule: FID["reference_stats_local"]
     conda:
         "../../envs/gansweep.yaml"
@@ -142,10 +157,10 @@ rule reference_stats:
         batch_size=FID["batch_size"],
         check=metric_weights_check,
     shell:
-        "gansweep reference-stats {wildcards.metric} {wildcards.dataset} {wildcards.split}"
-        " --data-root {params.data_dir} --weights {input.weights} --out {output}"
-        " --device {params.device} --batch-size {params.batch_size} --threads {threads}"
-        " {params.check} 2> {log}"
+        "python -m gansweep reference-stats {wildcards.metric:q} {wildcards.dataset:q}"
+        " {wildcards.split:q} --data-root={params.data_dir:q} --weights={input.weights:q}"
+        " --out={output:q} --device={params.device:q} --batch-size={params.batch_size:q}"
+        " --threads={threads:q} {params.check:q} 2> {log:q}"
 
 
 rule evaluate_image:
@@ -156,6 +171,8 @@ rule evaluate_image:
         images="results/{study}/runs/{cell}/{job}/images.npz",
     log:
         "logs/{study}/evaluate/{cell}/{job}.log",
+    benchmark:
+        "logs/{study}/benchmarks/evaluate/{cell}/{job}.tsv"
     conda:
         "../../envs/gansweep.yaml"
     threads: FID["threads"]
@@ -167,14 +184,17 @@ rule evaluate_image:
         options=evaluation_options,
         n_samples=study_setting("eval", "n_samples"),
         eval_seed=study_setting("eval", "seed"),
+        feature_metrics=study_setting("eval", "feature_metrics"),
+        feature_samples=study_setting("eval", "feature_samples"),
         device=FID["device"],
         batch_size=FID["batch_size"],
         job_dir=subpath(input.train, parent=True),
     shell:
-        "gansweep evaluate-image --spec {input.spec} --job-dir {params.job_dir}"
-        " {params.options} --n-samples {params.n_samples} --eval-seed {params.eval_seed}"
-        " --device {params.device} --batch-size {params.batch_size} --threads {threads}"
-        " --out {output.table} --images {output.images} 2> {log}"
+        "python -m gansweep evaluate-image --spec={input.spec:q} --job-dir={params.job_dir:q}"
+        " {params.options:q} --n-samples={params.n_samples:q} --eval-seed={params.eval_seed:q}"
+        " --feature-samples={params.feature_samples:q} --feature-metrics {params.feature_metrics:q}"
+        " --device={params.device:q} --batch-size={params.batch_size:q} --threads={threads:q}"
+        " --out={output.table:q} --images={output.images:q} 2> {log:q}"
 
 
 rule aggregate_image:
@@ -186,13 +206,15 @@ rule aggregate_image:
         summary="results/{study}/summary.parquet",
     log:
         "logs/{study}/aggregate.log",
+    benchmark:
+        "logs/{study}/benchmarks/aggregate.tsv"
     wildcard_constraints:
         study=IMAGE_STUDY,
     conda:
         "../../envs/gansweep.yaml"
     shell:
-        "gansweep aggregate-image --train-runs {input.train_runs} --runs {output.runs}"
-        " --summary {output.summary} {input.evals} 2> {log}"
+        "python -m gansweep aggregate-image --train-runs={input.train_runs:q}"
+        " --runs={output.runs:q} --summary={output.summary:q} -- {input.evals:q} 2> {log:q}"
 
 
 rule image_figure:
@@ -208,9 +230,12 @@ rule image_figure:
         pdf="results/{study}/figures/{figure}.pdf",
     log:
         "logs/{study}/figures/{figure}.log",
+    benchmark:
+        "logs/{study}/benchmarks/figures/{figure}.tsv"
     wildcard_constraints:
         study=IMAGE_STUDY,
     conda:
         "../../envs/gansweep.yaml"
     shell:
-        "gansweep image-figure {wildcards.figure} --out {output.png} {input} 2> {log}"
+        "python -m gansweep image-figure {wildcards.figure:q} --out={output.png:q}"
+        " -- {input:q} 2> {log:q}"

@@ -1,5 +1,6 @@
 # 2D Gaussian-mixture studies: batched multi-seed training, aggregation, paper comparison,
-# figures. Each rule names its files and resources and calls the gansweep CLI.
+# figures. Each rule names its files and resources and calls the gansweep CLI
+# (`python -m gansweep`, from the workflow's src/: see common.smk); every value is quoted (:q).
 
 
 localrules:
@@ -41,8 +42,8 @@ rule train_ring:
     params:
         checkpoint="results/{study}/checkpoints/{job}.pt",
     shell:
-        "gansweep train-ring --spec {input.spec} --runs {output.runs}"
-        " --samples {output.samples} --checkpoint {params.checkpoint} 2> {log}"
+        "python -m gansweep train-ring --spec={input.spec:q} --runs={output.runs:q}"
+        " --samples={output.samples:q} --checkpoint={params.checkpoint:q} 2> {log:q}"
 
 
 rule aggregate_ring:
@@ -53,12 +54,15 @@ rule aggregate_ring:
         summary="results/{study}/summary.parquet",
     log:
         "logs/{study}/aggregate.log",
+    benchmark:
+        "logs/{study}/benchmarks/aggregate.tsv"
     wildcard_constraints:
         study=RING_STUDY,
     conda:
         "../../envs/gansweep.yaml"
     shell:
-        "gansweep aggregate --runs {output.runs} --summary {output.summary} {input} 2> {log}"
+        "python -m gansweep aggregate --runs={output.runs:q} --summary={output.summary:q}"
+        " -- {input:q} 2> {log:q}"
 
 
 rule compare_paper:
@@ -73,10 +77,12 @@ rule compare_paper:
         ),
     log:
         "logs/{study}/compare_paper.log",
+    benchmark:
+        "logs/{study}/benchmarks/compare_paper.tsv"
     conda:
         "../../envs/gansweep.yaml"
     shell:
-        "gansweep compare-paper --summary {input} --out {output} 2> {log}"
+        "python -m gansweep compare-paper --summary={input:q} --out={output:q} 2> {log:q}"
 
 
 rule ring_figure:
@@ -92,6 +98,8 @@ rule ring_figure:
         pdf="results/{study}/figures/{figure}.pdf",
     log:
         "logs/{study}/figures/{figure}.log",
+    benchmark:
+        "logs/{study}/benchmarks/figures/{figure}.tsv"
     wildcard_constraints:
         study=RING_STUDY,
     conda:
@@ -99,5 +107,5 @@ rule ring_figure:
     params:
         dataset=study_setting("dataset"),
     shell:
-        "gansweep figure {wildcards.figure} --dataset {params.dataset}"
-        " --out {output.png} {input} 2> {log}"
+        "python -m gansweep figure {wildcards.figure:q} --dataset={params.dataset:q}"
+        " --out={output.png:q} -- {input:q} 2> {log:q}"

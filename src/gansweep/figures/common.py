@@ -56,6 +56,11 @@ def save_message(stem: Path, message: str) -> None:
 
 
 def num_text(value: float) -> str:
+    """Tick and legend text of a number; α = ∞ (a valid α-loss) reads "∞", not "inf"."""
+    if value == float("inf"):
+        return "∞"
+    if value == float("-inf"):
+        return "−∞"
     return f"{value:g}"
 
 

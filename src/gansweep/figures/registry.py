@@ -5,6 +5,8 @@ IMAGE_FIGURE_INPUTS: dict[str, tuple[str, ...]] = {
     "fid_over_epochs": ("summary",),
     # The authors' non-standard FID (torchvision logits), drawn apart, only when configured.
     "fid_tv_logits_vs_lr": ("summary",),
+    # Recall and coverage (PRDC on the FID features) beside FID; a placeholder without them.
+    "diversity_vs_lr": ("summary",),
     "loss_curves": ("train_log", "train_runs"),
     "vanishing_gradients": ("train_grads", "train_runs"),
     "interpolations": ("images",),

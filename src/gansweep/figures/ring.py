@@ -11,7 +11,6 @@ without α parameters (e.g. ``lsgan``) have NaN α_D/α_G.
 
 from __future__ import annotations
 
-
 from pathlib import Path
 from typing import Iterable
 
@@ -119,32 +118,98 @@ def _percent_text(value: float) -> str:
 # --------------------------------------------------------------------------- Fig. 2b
 
 
-def _rate_panel(ax, lines, refs, metric: str, colors: dict) -> None:
-    """One rate vs α_D panel: a line + Wilson band per α cell group, a flat band per α-free cell."""
+def _alpha_positions(alphas: np.ndarray) -> tuple[dict, float | None]:
+    """x position of each α_D: itself when finite; α_D = ∞ (a valid α-loss) gets its own
+    slot one step past the largest finite value, behind an axis break, instead of being
+    dropped by matplotlib at x = inf."""
+    finite = np.sort(alphas[np.isfinite(alphas)])
+    x_inf = None
+    if np.isinf(alphas).any():
+        gap = float(np.median(np.diff(finite))) if len(finite) > 1 else 0.2
+        x_inf = float(finite.max()) + 2 * gap if len(finite) else 1.0
+    return {a: (x_inf if np.isinf(a) else float(a)) for a in alphas}, x_inf
+
+
+def _cell_key(row) -> tuple:
+    return tuple(None if pd.isna(row[k]) else (row[k] if k == "objective" else round(float(row[k]), 12))
+                 for k in CELL)  # fmt: skip
+
+
+def significant_cells(comparisons: pd.DataFrame | None, metric: str) -> set[tuple]:
+    """Cells whose ``metric`` rate differs from their baseline (Holm-adjusted p < 0.05)."""
+    if comparisons is None or comparisons.empty:
+        return set()
+    rows = _clean(comparisons[(comparisons["metric"] == f"{metric}_rate") & comparisons["significant"].astype(bool)])
+    return {_cell_key(r) for _, r in rows.iterrows()}
+
+
+def _rate_panel(ax, lines, refs, metric: str, colors: dict, xpos: dict, marked: set) -> None:
+    """One rate vs α_D panel: a line + Wilson band per α cell group (α_D = ∞ as a separate
+    point past the axis break), a flat band per α-free cell; '*' over cells that differ
+    significantly from their baseline."""
     lo, hi = f"{metric}_ci_low", f"{metric}_ci_high"
     band = min(0.2, max(0.06, 0.3 / len(colors)))  # fainter bands when many overlap
     for i, (label, rows) in enumerate(lines):
         rows = rows.sort_values("alpha_d")
-        x = rows["alpha_d"].to_numpy()
-        ax.plot(x, 100 * rows[f"{metric}_rate"], marker=MARKERS[i % len(MARKERS)], ms=4,
-                color=colors[label], label=label)
-        ax.fill_between(x, 100 * rows[lo], 100 * rows[hi], color=colors[label], alpha=band, lw=0)
-        if len(rows) == 1:  # a band needs two points; show the CI as an error bar instead
-            err = 100 * np.abs(rows[[lo, hi]].to_numpy().T - rows[f"{metric}_rate"].to_numpy())
-            ax.errorbar(x, 100 * rows[f"{metric}_rate"], yerr=err, color=colors[label], capsize=2)
+        x = rows["alpha_d"].map(xpos).to_numpy(dtype=float)
+        y = 100 * rows[f"{metric}_rate"].to_numpy(dtype=float)
+        err = 100 * np.abs(rows[[lo, hi]].to_numpy(dtype=float).T - rows[f"{metric}_rate"].to_numpy(dtype=float))
+        fin = np.isfinite(rows["alpha_d"].to_numpy(dtype=float))
+        style = dict(marker=MARKERS[i % len(MARKERS)], ms=4, color=colors[label])
+        if fin.any():
+            ax.plot(x[fin], y[fin], label=label, **style)
+            ax.fill_between(x[fin], 100 * rows[lo][fin], 100 * rows[hi][fin], color=colors[label], alpha=band, lw=0)
+        if fin.sum() == 1:  # a band needs two points; show the CI as an error bar instead
+            ax.errorbar(x[fin], y[fin], yerr=err[:, fin], color=colors[label], capsize=2, ls="none")
+        if (~fin).any():  # α_D = ∞: its own point and error bar, joined by a dotted line
+            ax.errorbar(x[~fin], y[~fin], yerr=err[:, ~fin], capsize=2, ls="none",
+                        label=None if fin.any() else label, **style)  # fmt: skip
+            if fin.any():
+                last = np.flatnonzero(fin)[-1]
+                ax.plot([x[last], x[~fin][0]], [y[last], y[~fin][0]], ls=":", lw=1, color=colors[label])
+        for xi, yi, (_, r) in zip(x, y, rows.iterrows()):
+            if _cell_key(r) in marked:
+                ax.annotate("*", (xi, yi), xytext=(0, 4), textcoords="offset points", ha="center",
+                            fontsize=11, fontweight="bold", color=colors[label])  # fmt: skip
     for label, row in refs:
         ax.axhline(100 * row[f"{metric}_rate"], ls="--", lw=1.2, color=colors[label], label=label)
         ax.axhspan(100 * row[lo], 100 * row[hi], color=colors[label], alpha=band, lw=0)
-    ax.set_ylim(-3, 103)
+        if _cell_key(row) in marked:
+            ax.annotate("*", (1.0, 100 * row[f"{metric}_rate"]), xycoords=("axes fraction", "data"),
+                        xytext=(2, -4), textcoords="offset points", fontsize=11, fontweight="bold",
+                        color=colors[label])  # fmt: skip
+    ax.set_ylim(-3, 108)
     ax.set_xlabel(NAMES["alpha_d"])
     ax.set_ylabel(f"{metric} rate (%)")
 
 
-def plot_rates_vs_alpha_d(summary: pd.DataFrame, stem: Path) -> None:
+def _alpha_ticks(axes, alphas: np.ndarray, x_inf: float | None) -> None:
+    """Ticks at the α_D values (matplotlib's when there are many), "∞" at its slot, and a
+    break mark on every panel's x axis before it. ``axes`` share their x axis."""
+    finite = np.sort(alphas[np.isfinite(alphas)])
+    if len(finite) <= 10:
+        ticks = list(finite)
+    else:
+        ticks = [t for t in axes[0].get_xticks() if finite.min() <= t <= finite.max()]
+    labels = [num_text(t) for t in ticks]
+    if x_inf is not None:
+        ticks.append(x_inf)
+        labels.append("∞")
+        cut = (finite.max() + x_inf) / 2 if len(finite) else x_inf - 0.1
+        for ax in axes:
+            ax.axvline(cut, color="0.6", lw=0.8, ls=(0, (2, 2)))
+            ax.text(cut, 0, "//", transform=ax.get_xaxis_transform(), ha="center", va="center",
+                    fontsize=9, color="0.3", backgroundcolor="white", clip_on=False)  # fmt: skip
+    axes[0].set_xticks(ticks, labels)
+
+
+def plot_rates_vs_alpha_d(summary: pd.DataFrame, stem: Path, comparisons: pd.DataFrame | None = None) -> None:
     """Success and failure rate (%) vs α_D at the final checkpoint (the paper's Fig. 2b).
 
-    One line per (objective, α_G[, lr]) with its Wilson 95 % CI as a band;
-    objectives without α are drawn as horizontal reference lines with bands.
+    One line per (objective, α_G[, lr]) with its Wilson 95 % CI as a band; α_D = ∞ has its
+    own "∞" tick past an axis break; objectives without α are drawn as horizontal reference
+    lines with bands. With ``comparisons`` (comparisons.parquet), '*' marks cells whose
+    rate differs from their baseline cell (Fisher exact, Holm-adjusted p < 0.05).
     """
     apply_theme()
     final = _clean(final_rows(summary))
@@ -155,18 +220,22 @@ def plot_rates_vs_alpha_d(summary: pd.DataFrame, stem: Path) -> None:
             for k, rows in _cells(final[final["alpha_d"].isna()], CELL)]
     labels = [label for label, _ in lines + refs]
     colors = dict(zip(labels, palette_of(len(labels))))
+    alphas = with_alpha["alpha_d"].unique()
+    xpos, x_inf = _alpha_positions(alphas)
 
     fig, axes = plt.subplots(1, 2, figsize=(7.0, 2.9), sharex=True, sharey=True)
     for ax, metric in zip(axes, ("success", "failure")):
-        _rate_panel(ax, lines, refs, metric, colors)
+        _rate_panel(ax, lines, refs, metric, colors, xpos, significant_cells(comparisons, metric))
         ax.set_title(f"{metric} rate")
     axes[1].tick_params(labelleft=True)
-    alphas = np.sort(with_alpha["alpha_d"].unique())
-    if 0 < len(alphas) <= 10:
-        axes[0].set_xticks(alphas, [num_text(a) for a in alphas])
+    if len(alphas):
+        _alpha_ticks(axes, alphas, x_inf)
     fig.tight_layout()
+    note = "shaded: Wilson 95 % CI"
+    if comparisons is not None:
+        note += "; *: differs from the baseline cell (Fisher exact, Holm p < 0.05)"
     set_title(fig, f"Success and failure rates vs {NAMES['alpha_d']} {_checkpoint(final)}\n"
-                f"(shaded: Wilson 95 % CI; {seeds_text(final['n_seeds'])})")
+                f"({note}; {seeds_text(final['n_seeds'])})")
     handles, _ = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, title=", ".join(NAMES[f] for f in fields), loc="center left",
                bbox_to_anchor=(1.0, 0.5), frameon=False)
@@ -176,11 +245,16 @@ def plot_rates_vs_alpha_d(summary: pd.DataFrame, stem: Path) -> None:
 # --------------------------------------------------------------------------- Tables I–III
 
 
-def _heat_panel(ax, rows: pd.DataFrame, metric: str, cmap: str) -> None:
-    """α_G (rows, increasing upward) × α_D (columns) heatmap of a rate in %."""
+def _heat_panel(ax, rows: pd.DataFrame, metric: str, cmap: str, marked: set = frozenset()) -> None:
+    """α_G (rows, increasing upward) × α_D (columns) heatmap of a rate in %; '*' after the
+    cells that differ significantly from their baseline."""
     table = 100 * rows.pivot_table(index="alpha_g", columns="alpha_d", values=f"{metric}_rate")
     table = table.sort_index(ascending=False)
-    sns.heatmap(table, ax=ax, vmin=0, vmax=100, cmap=cmap, annot=table.map(_percent_text), fmt="",
+    annot = table.map(_percent_text)
+    for _, r in rows.iterrows():
+        if _cell_key(r) in marked:
+            annot.loc[r["alpha_g"], r["alpha_d"]] += "*"
+    sns.heatmap(table, ax=ax, vmin=0, vmax=100, cmap=cmap, annot=annot, fmt="",
                 annot_kws={"fontsize": 7}, linewidths=0.5,
                 cbar_kws={"label": f"{metric} (%)"})
     ax.set_xticklabels([num_text(v) for v in table.columns], rotation=0)
@@ -189,10 +263,12 @@ def _heat_panel(ax, rows: pd.DataFrame, metric: str, cmap: str) -> None:
     ax.set_ylabel(NAMES["alpha_g"])
 
 
-def plot_heat_tables(summary: pd.DataFrame, stem: Path) -> None:
+def plot_heat_tables(summary: pd.DataFrame, stem: Path, comparisons: pd.DataFrame | None = None) -> None:
     """Final-checkpoint success/failure (%) heatmaps over (α_D, α_G), one row per objective[, lr].
 
-    The paper's Tables I–III; objectives without α have no grid and are skipped.
+    The paper's Tables I–III; objectives without α have no grid: the title names them (their
+    rates are in rates_vs_alpha_d). With ``comparisons``, '*' marks cells that differ from
+    their baseline (Fisher exact, Holm-adjusted p < 0.05).
     """
     final = _clean(final_rows(summary))
     grid = final[final["alpha_d"].notna() & final["alpha_g"].notna()]
@@ -207,10 +283,16 @@ def plot_heat_tables(summary: pd.DataFrame, stem: Path) -> None:
     fig, axes = plt.subplots(len(groups), 2, figsize=(width, height), squeeze=False)
     for (key, rows), row_axes in zip(groups, axes):
         for ax, metric, cmap in zip(row_axes, ("success", "failure"), ("Greens", "Reds")):
-            _heat_panel(ax, rows, metric, cmap)
+            _heat_panel(ax, rows, metric, cmap, significant_cells(comparisons, metric))
             ax.set_title(f"{_cell_label(key, fields)}\n{metric} rate (%)")
     fig.tight_layout()
-    set_title(fig, f"Success and failure rates (%) {_checkpoint(final)}\n({seeds_text(grid['n_seeds'])})")
+    notes = [seeds_text(grid["n_seeds"])]
+    if comparisons is not None:
+        notes.append("*: differs from the baseline cell, Fisher exact, Holm p < 0.05")
+    no_grid = sorted(set(final.loc[final["alpha_d"].isna() | final["alpha_g"].isna(), "objective"]))
+    if no_grid:  # never leave cells out without saying so
+        notes.append(f"not shown, no α grid: {', '.join(map(pretty_objective, no_grid))}")
+    set_title(fig, f"Success and failure rates (%) {_checkpoint(final)}\n({'; '.join(notes)})")
     save_figure(fig, stem)
 
 
@@ -225,14 +307,27 @@ def _alpha_levels(values: pd.Series) -> tuple[pd.Series, list[str]]:
     return values.map(lambda v: NA if pd.isna(v) else num_text(v)), levels
 
 
-def plot_coverage_over_training(runs: pd.DataFrame, stem: Path, n_modes: int = 8) -> None:
-    """Mean modes covered (0..n_modes) vs training epoch, with 95 % CI over seeds.
+def dataset_modes(runs: pd.DataFrame) -> int:
+    """The mode count of the runs' dataset (8 on the ring, 25 on the grid)."""
+    from gansweep.data.toy2d import DATASETS
+
+    names = runs["dataset"].dropna().unique() if "dataset" in runs else []
+    if len(names) != 1 or names[0] not in DATASETS:
+        raise ValueError(f"coverage_over_training needs the runs of one 2D dataset "
+                         f"({', '.join(DATASETS)}); the table has dataset {list(names)}")  # fmt: skip
+    return DATASETS[names[0]]().n_modes
+
+
+def plot_coverage_over_training(runs: pd.DataFrame, stem: Path, n_modes: int | None = None) -> None:
+    """Mean modes covered (0..n_modes, the dataset's mode count) vs training epoch, with 95 %
+    CI over seeds.
 
     Up to 8 cells: one panel, one coloured line per cell. More cells: one panel
     per objective (rows per lr), colour = α_D and line style = α_G.
     """
     apply_theme()
     runs = _clean(runs)
+    n_modes = dataset_modes(runs) if n_modes is None else n_modes
     cells = _cells(runs, CELL)
     show_lr = _varies(runs, "lr")
     data = pd.DataFrame({"training epoch": runs["epoch"], "modes covered": runs["modes_covered"],
@@ -260,7 +355,8 @@ def plot_coverage_over_training(runs: pd.DataFrame, stem: Path, n_modes: int = 8
         g = sns.relplot(data, kind="line", x="training epoch", y="modes covered", hue="cell",
                         hue_order=order, palette=palette_of(len(order)), style="cell", style_order=order,
                         **style)
-    g.set(ylim=(0, n_modes + 0.2), yticks=range(0, n_modes + 1))
+    step = next(k for k in (1, 2, 5, 10, 20, 50, 100, 10**9) if n_modes / k <= 10)  # ≤ 11 ticks
+    g.set(ylim=(0, n_modes * 1.025), yticks=sorted(set(range(0, n_modes + 1, step)) | {n_modes}))
     g.set_axis_labels("training epoch", f"modes covered (of {n_modes})")
     n_seeds = runs.groupby(CELL, dropna=False)["seed"].nunique()
     g.tight_layout()  # the grid's version also leaves room for its outside legend
@@ -326,9 +422,12 @@ def plot_sample_scatter(samples: pd.DataFrame, modes: pd.DataFrame, std: float, 
     save_figure(fig, stem)
 
 
+from gansweep.figures.ring_losses import plot_rates_by_loss  # noqa: E402  (the loss-zoo figure)
+
 FIGURES = {
     "rates_vs_alpha_d": plot_rates_vs_alpha_d,
     "heat_tables": plot_heat_tables,
     "coverage_over_training": plot_coverage_over_training,
     "sample_scatter": plot_sample_scatter,
+    "rates_by_loss": plot_rates_by_loss,  # only for studies with figures.rates_by_loss
 }

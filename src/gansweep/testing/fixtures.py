@@ -219,12 +219,13 @@ def write_smoke_sources(out_dir: str | Path) -> Path:
     out_dir = Path(out_dir).resolve()
     cifar, cifar_md5 = make_cifar10_archive(out_dir / "cifar10", n_train_per_batch=8, n_test=8)
     celeba, celeba_md5 = make_celeba_zip(out_dir / "celeba", n=20)
-    lsun = make_lsun_zip(out_dir / "lsun_classroom", n=20)
+    n_lsun = 20
+    lsun = make_lsun_zip(out_dir / "lsun_classroom", n=n_lsun)
     sources = {
         "downloads": {
             "cifar10": {"url": cifar.as_uri(), "md5": cifar_md5},
             "celeba": {"url": celeba.as_uri(), "md5": celeba_md5},
-            "lsun_classroom": {"url": lsun.as_uri()},
+            "lsun_classroom": {"url": lsun.as_uri(), "n_images": n_lsun},  # LSUN is verified by its count
         },
         "fid": {"weights": {}},
     }

@@ -28,15 +28,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gansweep.data.images import load_split
+from gansweep.checkpoints import load_checkpoint
+from gansweep.data import load_split
 from gansweep.io import atomic_path, save_torch, write_parquet
-from gansweep.losses import LOSSES, gradient_penalty
+from gansweep.joblock import job_lock
+from gansweep.losses import LOSSES, gradient_penalty, zero_centred_penalties
 from gansweep.models import MODELS, layer_weight
 from gansweep.seeding import rng_state, seed_everything, set_rng_state
+from gansweep.training.progress import TrainingProgress
 from gansweep.training.ring import flush_denormals, resolve_device
 
 SMALL_GRAD = 0.01  # seed 001 counts gradient entries with |g| below this
 GRID_IMAGES = 64
+CHECKPOINT_KEYS = ("seed", "step", "consumed", "status", "diverged_step", "reason", "G", "D", "opt_g",
+                   "opt_d", "rng", "order_gen", "order", "log_rows", "grad_rows", "elapsed", "spec")  # fmt: skip
 
 
 def make_optimizer(params, train: dict, lr: float) -> torch.optim.Optimizer:
@@ -133,7 +138,13 @@ class ImageTrainer:
                 loss = loss + train["aux_weight"] * aux
         if obj.gradient_penalty:
             mix = torch.rand(real.shape[0], 1, 1, 1, device=self.device)
-            loss = loss + train["gp_weight"] * gradient_penalty(lambda x: self._discriminate(x)[0], real, fake, mix)
+            critic = lambda x: self._discriminate(x)[0]  # noqa: E731
+            loss = loss + train["gp_weight"] * gradient_penalty(critic, real, fake, mix, feature_dims=3)
+        r1, r2 = train.get("r1_gamma", 0.0), train.get("r2_gamma", 0.0)
+        if r1 or r2:
+            critic = lambda x: self._discriminate(x)[0].float()  # noqa: E731
+            loss = loss + zero_centred_penalties(critic, real, fake, r1, r2, feature_dims=3)
+        self._last_real = real  # a relativistic G step compares with these
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         if record:
@@ -153,7 +164,12 @@ class ImageTrainer:
         with self._autocast():
             fake = self._generate(z, y)
             out, cls = self._discriminate(fake)
-            loss = self.objective.g_loss(out.float(), self.spec["alpha_g"])
+            if self.objective.relativistic:  # real logits of the last D batch, constants for G
+                with torch.no_grad():
+                    real_out = self._discriminate(self._last_real)[0].float()
+                loss = self.objective.g_loss(out.float(), self.spec["alpha_g"], real_out)
+            else:
+                loss = self.objective.g_loss(out.float(), self.spec["alpha_g"])
             aux = torch.zeros((), device=self.device)
             if cls is not None:
                 aux = F.cross_entropy(cls.float(), y)
@@ -234,15 +250,18 @@ class ImageTrainer:
     # ---- the whole run ----------------------------------------------------------------
     def fit(self, run_dir: Path) -> None:
         ckpt = run_dir / "checkpoint.pt"
-        if ckpt.exists():
-            state = torch.load(ckpt, map_location=self.device, weights_only=False)
-            if state["spec"] == self.spec:
-                self.load_state_dict(state)
-                print(f"seed {self.seed}: resumed from {ckpt} at step {self.step}", file=self.log, flush=True)
-            else:
-                print(f"seed {self.seed}: ignoring {ckpt}, it belongs to another spec", file=self.log)
+        state = load_checkpoint(ckpt, self.device, CHECKPOINT_KEYS, self.log)
+        if state is not None and state["spec"] == self.spec:
+            self.load_state_dict(state)
+            print(f"seed {self.seed}: resumed from {ckpt} at step {self.step}", file=self.log, flush=True)
+        elif state is not None:
+            print(f"seed {self.seed}: ignoring {ckpt}, it belongs to another spec", file=self.log)
         label = f"{self.spec['study']}/{self.spec['cell']} seed {self.seed}"
-        t0, start, step0 = time.perf_counter() - self.elapsed, time.perf_counter(), self.step
+        with TrainingProgress(label, self.total_steps, self.step, self.spec["log_every"], self.log) as progress:
+            self._fit(run_dir, ckpt, label, progress)
+
+    def _fit(self, run_dir: Path, ckpt: Path, label: str, progress: TrainingProgress) -> None:
+        t0 = time.perf_counter() - self.elapsed
         if self.step == 0:
             self.save_grid(run_dir / "samples" / "epoch_000.png")
         while self.step < self.total_steps and self.status == "ok":
@@ -254,15 +273,13 @@ class ImageTrainer:
                 bad = ", ".join(k for k, v in values.items() if not math.isfinite(v))
                 self.status, self.diverged_step = "diverged", self.step
                 self.reason = f"non-finite {bad} at step {self.step}"
-                print(f"[{label}] {self.reason}: stopping this run", file=self.log, flush=True)
+                progress.write(f"[{label}] {self.reason}: stopping this run")
             self.elapsed = time.perf_counter() - t0
             if self.step % self.spec["log_every"] == 0 or self.step == 1 or self.status != "ok":
                 self.log_rows.append({"seed": self.seed, "step": self.step, "epoch": self.epoch,
                                       **values, "wall_time_s": self.elapsed})  # fmt: skip
-                rate = (self.step - step0) / max(time.perf_counter() - start, 1e-9)
-                print(f"[{label}] step {self.step}/{self.total_steps} epoch {self.epoch:.2f} "
-                      f"d_loss {values['d_loss']:.4g} g_loss {values['g_loss']:.4g} "
-                      f"| {rate:.2f} steps/s", file=self.log, flush=True)  # fmt: skip
+            progress.update(self.step, {"epoch": f"{self.epoch:.2f}", "d_loss": values["d_loss"],
+                                        "g_loss": values["g_loss"]})  # fmt: skip
             if int(self.epoch) > epoch_before or self.step == self.total_steps:
                 self.save_grid(run_dir / "samples" / f"epoch_{math.ceil(self.epoch):03d}.png")
             if self._is_eval_point(epoch_before_exact) and self.status == "ok":
@@ -314,7 +331,13 @@ def run_image_job(spec: dict, out_dir: Path, log=sys.stderr) -> None:
     """Train every seed of one job; write per-seed artefacts and the job's tables.
 
     Layout: ``out_dir/seed<k>/{final.pt, samples/epoch_XXX.png}`` per seed, and for the job
-    ``out_dir/{log,grads,runs}.parquet`` (``runs`` is written last: it marks the job done)."""
+    ``out_dir/{log,grads,runs}.parquet`` (``runs`` is written last: it marks the job done).
+    ``out_dir/train.lock`` keeps a second trainer off the job while this one runs."""
+    with job_lock(out_dir / "train.lock", f"{spec['study']}/{spec['cell']}/{out_dir.name}"):
+        _run_image_job(spec, out_dir, log)
+
+
+def _run_image_job(spec: dict, out_dir: Path, log) -> None:
     flushed = flush_denormals()
     torch.set_num_threads(spec["execution"]["threads"])
     logs, grads, runs = [], [], []

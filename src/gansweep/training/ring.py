@@ -19,21 +19,25 @@ import os
 import platform
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import torch
 from torch import Tensor
 
+from gansweep.checkpoints import load_checkpoint
 from gansweep.data import make_toy_data
 from gansweep.io import save_torch, write_parquet
-from gansweep.losses import LOSSES, gradient_penalty
+from gansweep.joblock import job_lock, lock_path_for
+from gansweep.losses import LOSSES, gradient_penalty, zero_centred_penalties
 from gansweep.metrics import METRICS
 from gansweep.models.mlp import StackedMLP, init_linear_params, mlp_sizes
+from gansweep.training.progress import TrainingProgress
 
 LATENT_DIM = 2
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+CHECKPOINT_KEYS = ("fingerprint", "step", "pos", "G", "D", "opt_g", "opt_d", "generators",
+                   "perm_real", "perm_noise", "first_bad", "rows")  # fmt: skip
 
 
 def run_generator(seed: int, purpose: str) -> torch.Generator:
@@ -73,35 +77,6 @@ def initial_params(spec: dict, seed: int) -> tuple[list, list]:
     g = init_linear_params(mlp_sizes(LATENT_DIM, m["g_hidden"], m["g_width"], 2), gen)
     d = init_linear_params(mlp_sizes(2, m["d_hidden"], m["d_width"], 1), gen)
     return g, d
-
-
-@dataclass
-class Progress:
-    """Plain progress lines for the job log: step, epoch, speed, ETA, diverged runs."""
-
-    label: str
-    total: int
-    n_runs: int
-    stream: object = sys.stderr
-
-    def __post_init__(self):
-        self.t0 = time.perf_counter()
-        self.step0 = None
-
-    def update(self, step: int, epoch: float, n_diverged: int) -> None:
-        now = time.perf_counter()
-        if self.step0 is None:
-            self.step0, self.t0 = step, now
-            return
-        rate = (step - self.step0) / max(now - self.t0, 1e-9)
-        eta = (self.total - step) / max(rate, 1e-9)
-        print(
-            f"[{self.label}] step {step}/{self.total} ({100 * step / self.total:.0f}%) "
-            f"epoch {epoch:.2f} | {rate * self.n_runs:.0f} run-steps/s | "
-            f"ETA {eta / 60:.1f} min | diverged {n_diverged}/{self.n_runs}",
-            file=self.stream,
-            flush=True,
-        )
 
 
 class RingTrainer:
@@ -192,7 +167,10 @@ class RingTrainer:
         loss_d = obj.d_loss(out[:, :b], out[:, b:], self.alpha_d)
         if obj.gradient_penalty:
             mix = self._per_run("penalty", lambda g: torch.rand(b, 1, generator=g)).to(self.dtype)
-            loss_d = loss_d + train["gp_weight"] * gradient_penalty(self._critic, real, fake, mix)
+            loss_d = loss_d + train["gp_weight"] * gradient_penalty(self._critic, real, fake, mix, feature_dims=1)
+        r1, r2 = train.get("r1_gamma", 0.0), train.get("r2_gamma", 0.0)
+        if r1 or r2:
+            loss_d = loss_d + zero_centred_penalties(self._critic, real, fake.detach(), r1, r2, 1)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.sum().backward()
         self.opt_d.step()
@@ -202,7 +180,12 @@ class RingTrainer:
                     p.clamp_(-train["weight_clip"], train["weight_clip"])
 
         # G step through the updated D, same fake batch; D's weight grads are not needed.
-        loss_g = obj.g_loss(self._critic(fake), self.alpha_g)
+        if obj.relativistic:  # the real logits of the updated D; constants for G
+            with torch.no_grad():
+                real_logits = self._critic(real)
+            loss_g = obj.g_loss(self._critic(fake), self.alpha_g, real_logits)
+        else:
+            loss_g = obj.g_loss(self._critic(fake), self.alpha_g)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.sum().backward(inputs=list(self.G.parameters()))
         self.opt_g.step()
@@ -278,10 +261,10 @@ class RingTrainer:
         self.rows = state["rows"]
 
     def try_resume(self, path: Path, log=sys.stderr) -> bool:
-        if not path.exists():
+        state = load_checkpoint(path, self.device, CHECKPOINT_KEYS, log)
+        if state is None:
             return False
-        state = torch.load(path, map_location=self.device, weights_only=False)
-        if state.get("fingerprint") != spec_fingerprint(self.spec):
+        if state["fingerprint"] != spec_fingerprint(self.spec):
             print(f"ignoring checkpoint {path}: it belongs to another job spec", file=log)
             return False
         self.load_state_dict(state)
@@ -295,17 +278,22 @@ class RingTrainer:
         ex = self.spec["execution"]
         if checkpoint is not None:
             self.try_resume(checkpoint, log)
-        progress = Progress(f"{self.spec['study']}/{self.spec['job']}", total, len(self.runs), log)
-        progress.update(self.step, self.step / self.spec["steps_per_epoch"], 0)
-        while self.step < total:
-            self.train_step()
-            if self.step in evals:
-                self.rows += self.evaluate()
-            if self.step % ex["log_every"] == 0 or self.step == total:
-                n_bad = int((self.first_bad >= 0).sum())
-                progress.update(self.step, self.step / self.spec["steps_per_epoch"], n_bad)
-            if checkpoint is not None and self.step % ex["checkpoint_every"] == 0 and self.step < total:
-                save_torch(self.state_dict(), checkpoint)
+        label = f"{self.spec['study']}/{self.spec['job']}"
+        n_runs = len(self.runs)
+        with TrainingProgress(label, total, self.step, ex["log_every"], log) as progress:
+            t0, step0 = time.perf_counter(), self.step
+            while self.step < total:
+                self.train_step()
+                if self.step in evals:
+                    self.rows += self.evaluate()
+                # Callables: evaluated only when a line or the bar shows them (a device sync).
+                progress.update(self.step, {
+                    "epoch": lambda: f"{self.step / self.spec['steps_per_epoch']:.2f}",
+                    "run-steps/s": lambda: f"{(self.step - step0) * n_runs / max(time.perf_counter() - t0, 1e-9):.0f}",
+                    "diverged": lambda: f"{int((self.first_bad >= 0).sum())}/{n_runs}",
+                })  # fmt: skip
+                if checkpoint is not None and self.step % ex["checkpoint_every"] == 0 and self.step < total:
+                    save_torch(self.state_dict(), checkpoint)
         return self.rows
 
 
@@ -318,6 +306,9 @@ def job_metadata(spec: dict, device: torch.device) -> dict:
         "d_hidden": m["d_hidden"], "d_width": m["d_width"],
         "batch_size": spec["train"]["batch_size"], "steps_total": spec["steps"],
         "fresh_noise": spec["data"]["fresh_noise"], "n_eval_samples": spec["data"]["n_test"],
+        # The rest of the protocol, so a paper comparison can check every field it fixes.
+        "n_train": spec["data"]["n_train"], "data_seed": spec["data"]["data_seed"],
+        "beta1": float(spec["train"]["betas"][0]), "beta2": float(spec["train"]["betas"][1]),
         "dtype": spec["execution"]["dtype"], "device": device.type,
         "torch_version": torch.__version__, "threads": torch.get_num_threads(),
         # Where the job ran: a scheduler's job id and the GPUs it granted, if any.
@@ -328,6 +319,11 @@ def job_metadata(spec: dict, device: torch.device) -> dict:
 
 def run_job(spec: dict, runs_out: Path, samples_out: Path, checkpoint: Path, log=sys.stderr):
     """Train one job, write its per-run table and scatter samples, drop the checkpoint."""
+    with job_lock(lock_path_for(checkpoint), f"{spec['study']}/{spec['job']}"):
+        _run_job(spec, runs_out, samples_out, checkpoint, log)
+
+
+def _run_job(spec: dict, runs_out: Path, samples_out: Path, checkpoint: Path, log) -> None:
     flushed = flush_denormals()
     torch.set_num_threads(spec["execution"]["threads"])
     trainer = RingTrainer(spec)

@@ -1,0 +1,82 @@
+"""Ring figures show every cell, for every dataset (checked on the plotted data, not pixels)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import gansweep.figures.ring as ring
+from gansweep.stats import compare_rates
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures a plot function would have saved, kept open for inspection."""
+    figures = []
+    monkeypatch.setattr(ring, "save_figure", lambda fig, stem: figures.append(fig))
+    yield figures
+    for fig in figures:
+        ring.plt.close(fig)
+
+
+def summary_with_infinity():
+    rows = []
+    for ad, ks, kf in ((0.3, 15, 0), (1.0, 4, 6), (np.inf, 9, 3)):
+        rows.append(dict(study="s", dataset="ring", objective="saturating", alpha_d=ad, alpha_g=1.0, lr=1e-4,
+                         step=3000, epoch=7.7, n_seeds=16, n_success=ks, n_failure=kf, success_rate=ks / 16,
+                         failure_rate=kf / 16, success_ci_low=ks / 16 - 0.1, success_ci_high=ks / 16 + 0.1,
+                         failure_ci_low=max(0, kf / 16 - 0.1), failure_ci_high=kf / 16 + 0.1))  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def plotted_points(ax):
+    """Every (x, y) drawn as a marker on the axes (lines and error-bar markers)."""
+    points = set()
+    for line in ax.get_lines():
+        if line.get_marker() not in (None, "None", "", " "):
+            points |= {(round(float(x), 6), round(float(y), 6)) for x, y in zip(line.get_xdata(), line.get_ydata())}
+    return points
+
+
+def test_rates_vs_alpha_d_draws_the_infinite_alpha_cell(drawn):
+    summary = summary_with_infinity()
+    ring.plot_rates_vs_alpha_d(summary, "unused")
+    success, failure = drawn[0].axes[:2]
+    labels = [t.get_text() for t in success.get_xticklabels()]
+    assert labels == ["0.3", "1", "∞"]
+    x_inf = success.get_xticks()[-1]
+    assert np.isfinite(x_inf) and x_inf > 1.0
+    assert (round(x_inf, 6), round(100 * 9 / 16, 6)) in plotted_points(success)
+    assert (round(x_inf, 6), round(100 * 3 / 16, 6)) in plotted_points(failure)
+    assert {(0.3, 93.75), (1.0, 25.0)} <= plotted_points(success)
+    assert success.get_xlim()[1] > x_inf  # on the axes, not clipped
+
+
+def test_rates_figures_mark_significant_cells(drawn):
+    summary = summary_with_infinity()
+    comparisons = compare_rates(summary)  # baseline: αD = αG = 1
+    significant = comparisons.query("metric == 'success_rate' and significant")
+    assert set(significant.alpha_d) == {0.3}  # 15/16 vs 4/16; ∞ (9/16) is not
+    ring.plot_rates_vs_alpha_d(summary, "unused", comparisons)
+    stars = [a for a in drawn[0].axes[0].texts if a.get_text() == "*"]
+    assert len(stars) == 1 and stars[0].xy == (0.3, pytest.approx(93.75))
+    assert "Holm" in drawn[0]._suptitle.get_text()
+
+    ring.plot_heat_tables(summary, "unused", comparisons)
+    texts = [t.get_text() for t in drawn[1].axes[0].texts]
+    assert "93.8*" in texts and "25" in texts and "56.2" in texts
+
+
+def coverage_runs(dataset, modes):
+    return pd.DataFrame([dict(study="s", dataset=dataset, objective="saturating", alpha_d=1.0, alpha_g=1.0, lr=1e-4,
+                              seed=seed, step=step, epoch=step / 10, modes_covered=m)
+                         for seed, m in enumerate(modes) for step in (10, 20)])  # fmt: skip
+
+
+@pytest.mark.parametrize("dataset, n_modes", [("ring", 8), ("grid", 25)])
+def test_coverage_uses_the_dataset_mode_count(drawn, dataset, n_modes):
+    ring.plot_coverage_over_training(coverage_runs(dataset, [n_modes, n_modes - 3, 2]), "unused")
+    ax = drawn[0].axes[0]
+    assert ax.get_ylabel() == f"modes covered (of {n_modes})"
+    assert ax.get_ylim()[1] >= n_modes and max(ax.get_yticks()) == n_modes
+    top = max(y for line in ax.get_lines() for y in line.get_ydata() if np.isfinite(y))
+    assert top <= ax.get_ylim()[1]
