@@ -133,8 +133,12 @@ def with_sources(config: dict) -> dict:
     return merged
 
 
-@pytest.mark.parametrize("path", ["config.yaml", *sorted(p.relative_to(REPO).as_posix() for p in (REPO / "presets").rglob("*.yaml"))])
-def test_shipped_configs_are_valid(path):
+SHIPPED_CONFIGS = ["config.yaml", *sorted(p.relative_to(REPO).as_posix() for d in ("presets", "docs") for p in (REPO / d).rglob("*.yaml"))]
+
+
+@pytest.mark.parametrize("path", SHIPPED_CONFIGS)
+def test_shipped_configs_are_valid(path, monkeypatch):
+    monkeypatch.chdir(REPO)  # plugin paths are relative to where snakemake runs
     raw = yaml.safe_load((REPO / path).read_text())
     config = validate_config(with_sources(raw) if path.startswith("presets/smoke/") else raw)
     assert config["studies"]
@@ -268,3 +272,14 @@ def test_smoke_presets_never_fetch_the_real_data(preset):
 def test_the_2d_smoke_preset_needs_no_sources_and_real_presets_are_not_smoke():
     assert validate_config({"include": ["smoke/ring_paper"]})["smoke"] is True
     assert validate_config({"include": ["cifar10_losses"]})["smoke"] is False
+
+
+def test_feature_metrics_without_the_fid_features_are_refused_when_asked_for():
+    study = image_study()
+    study["eval"] = {"metrics": ["fid_tv_logits"], "feature_metrics": ["kid"]}
+    with pytest.raises(ConfigError, match=r"config key 'studies\.s\.eval\.feature_metrics': \['kid'\] need the standard FID"):
+        check(study)
+    study["eval"] = {"metrics": ["fid_tv_logits"]}  # the default [prdc] is simply not applicable
+    assert check(study)["eval"]["feature_metrics"] == ["prdc"]
+    study["eval"] = {"metrics": ["fid", "fid_tv_logits"], "feature_metrics": ["kid"]}
+    assert check(study)["eval"]["feature_metrics"] == ["kid"]

@@ -16,7 +16,6 @@ from scipy.optimize import minimize_scalar
 from torch import nn
 
 from conftest import single_job, tiny_study
-from gansweep.data import make_toy_data
 from gansweep.losses import (
     F_DIVERGENCES,
     LOSSES,
@@ -24,7 +23,7 @@ from gansweep.losses import (
     zero_centred_penalties,
 )
 from gansweep.models.mlp import StackedMLP
-from gansweep.training.ring import RingTrainer, initial_params, run_generator
+from gansweep.training.ring import RingTrainer
 
 NEW_LOSSES = ["rpgan", "ragan"] + [f"fgan_{name}" for name in F_DIVERGENCES]
 
@@ -220,91 +219,7 @@ def test_image_penalty_matches_a_per_image_loop_and_trains_the_critic():
     assert zero_centred_penalties(critic, real, fake, 0.0, 0.0, feature_dims=3) == 0.0
 
 
-# ---- the ring trainer: stacked == a plain single-run loop -------------------------------------
-def _mlp(params, activation):
-    layers = []
-    for i, (w, b) in enumerate(params):
-        lin = nn.Linear(w.shape[1], w.shape[0]).double()
-        with torch.no_grad():
-            lin.weight.copy_(w)
-            lin.bias.copy_(b)
-        layers.append(lin)
-        if i < len(params) - 1:
-            layers.append(activation())
-    return nn.Sequential(*layers)
-
-
-def _mean_sq_input_grad(net, x):
-    """Mean over samples of ‖∇_x D(x)‖² for one unstacked D (the per-sample reference is above)."""
-    x = x.detach().requires_grad_(True)
-    (g,) = torch.autograd.grad(net(x).sum(), x, create_graph=True)
-    return (g**2).sum(-1).mean()
-
-
-def train_one_run(spec, run):
-    """One seed, written plainly: nn.Sequential, torch.optim.Adam, D step then G step."""
-    data = make_toy_data(spec["dataset"], spec["data"]["n_train"], spec["data"]["n_test"], spec["data"]["data_seed"])
-    g_params, d_params = initial_params(spec, run["seed"])
-    G, D = _mlp(g_params, nn.ReLU), _mlp(d_params, lambda: nn.LeakyReLU(0.2))
-    obj, train = LOSSES[spec["objective"]], spec["train"]
-    r1, r2 = train.get("r1_gamma", 0.0), train.get("r2_gamma", 0.0)
-    opt_g = torch.optim.Adam(G.parameters(), spec["lr"], tuple(train["betas"]))
-    opt_d = torch.optim.Adam(D.parameters(), spec["lr"], tuple(train["betas"]))
-    shuffle = run_generator(run["seed"], "shuffle")
-    n, batch = spec["data"]["n_train"], train["batch_size"]
-    alpha_d, alpha_g = run["alpha_d"] or 1.0, run["alpha_g"] or 1.0
-    step = 0
-    while step < spec["steps"]:
-        perm_real, perm_noise = torch.randperm(n, generator=shuffle), torch.randperm(n, generator=shuffle)
-        for start in range(0, n, batch):
-            if step == spec["steps"]:
-                break
-            real = data.train_real[perm_real[start : start + batch]]
-            fake = G(data.train_noise[perm_noise[start : start + batch]])
-            loss_d = obj.d_loss(D(real).squeeze(-1), D(fake.detach()).squeeze(-1), alpha_d)
-            loss_d = loss_d + 0.5 * r1 * _mean_sq_input_grad(D, real) + 0.5 * r2 * _mean_sq_input_grad(D, fake)
-            opt_d.zero_grad()
-            loss_d.backward()
-            opt_d.step()
-            if obj.relativistic:
-                loss_g = obj.g_loss(D(fake).squeeze(-1), alpha_g, D(real).squeeze(-1))
-            else:
-                loss_g = obj.g_loss(D(fake).squeeze(-1), alpha_g)
-            opt_g.zero_grad()
-            loss_g.backward()
-            opt_g.step()
-            step += 1
-    return G, D
-
-
-EQUIVALENCE_CASES = [({"objective": name}, {}) for name in NEW_LOSSES] + [
-    ({"objective": "rpgan"}, {"r1_gamma": 1.0, "r2_gamma": 0.5}),  # R3GAN
-    ({"objective": "non_saturating", "alpha_d": [0.5, 1.0]}, {"r1_gamma": 2.0}),  # R1 on another loss
-]
-
-
-@pytest.mark.parametrize(
-    "grid,penalties",
-    EQUIVALENCE_CASES,
-    ids=[g["objective"] + ("+" + "+".join(p) if p else "") for g, p in EQUIVALENCE_CASES],
-)
-def test_stacked_training_equals_single_run_training_in_float64(grid, penalties):
-    # 20 steps of 8 per epoch: two epoch boundaries and two partial batches (104 of 128).
-    spec = single_job(tiny_study(grids=[grid], seeds=2, train={"steps": 20, **penalties}))
-    trainer = RingTrainer(spec)
-    while trainer.step < spec["steps"]:
-        trainer.train_step()
-    assert int((trainer.first_bad >= 0).sum()) == 0
-    worst = 0.0
-    for i, run in enumerate(spec["runs"]):
-        G, D = train_one_run(spec, run)
-        for stacked, single in ((trainer.G, G), (trainer.D, D)):
-            for layer, lin in enumerate(m for m in single if isinstance(m, nn.Linear)):
-                worst = max(worst, (stacked.weights[layer][i].T - lin.weight).abs().max().item())
-                worst = max(worst, (stacked.biases[layer][i, 0] - lin.bias).abs().max().item())
-    assert worst < 1e-10, worst
-
-
+# ---- the ring trainer (stacked == a plain single-run loop: tests/test_ring_equivalence.py) ----
 def test_penalties_change_the_trained_discriminator():
     """R1 / R2 reach D: the same job with γ > 0 ends with other D weights, G's first step equal."""
     base = single_job(tiny_study(grids=[{"objective": "hinge"}], seeds=1, train={"steps": 1}))

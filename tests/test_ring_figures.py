@@ -80,3 +80,27 @@ def test_coverage_uses_the_dataset_mode_count(drawn, dataset, n_modes):
     assert ax.get_ylim()[1] >= n_modes and max(ax.get_yticks()) == n_modes
     top = max(y for line in ax.get_lines() for y in line.get_ydata() if np.isfinite(y))
     assert top <= ax.get_ylim()[1]
+
+
+def test_rates_by_loss_takes_the_comparisons_the_pipeline_passes_and_marks_them(tmp_path, monkeypatch):
+    """The workflow hands every rate figure summary + comparisons (the zoo's figure once failed
+    on the second table); '*' marks the significant success rate, as in rates_vs_alpha_d."""
+    from gansweep import cli
+    from gansweep.figures import ring_losses
+
+    summary = summary_with_infinity().assign(mean_modes=5.0, mean_modes_ci_low=4.0, mean_modes_ci_high=6.0)
+    comparisons = compare_rates(summary)
+    paths = [tmp_path / "summary.parquet", tmp_path / "comparisons.parquet"]
+    summary.to_parquet(paths[0])
+    comparisons.to_parquet(paths[1])
+    figures = []
+    monkeypatch.setattr(ring_losses, "save_figure", lambda fig, stem: figures.append(fig))
+    cli.main(["figure", "rates_by_loss", "--dataset=ring", f"--out={tmp_path / 'f.png'}", "--", *map(str, paths)])
+    (fig,) = figures
+    stars = [a for a in fig.axes[0].texts if a.get_text() == "*"]
+    assert len(stars) == 1 and stars[0].xy[1] == 0  # the top bar: αD 0.3, 15/16
+    failure = [a for a in fig.axes[1].texts if a.get_text() == "*"]  # 0/16 vs 6/16, Holm p = 0.035
+    assert len(failure) == 1 and failure[0].xy[1] == 0
+    assert not [a for a in fig.axes[2].texts if a.get_text() == "*"]  # modes are not tested
+    assert "Holm" in fig._suptitle.get_text()
+    ring.plt.close(fig)

@@ -101,7 +101,8 @@ def test_paper_comparison_names_each_departure():
     assert (quick.departs_from_paper == "epochs=7.67 (paper 400); g_hidden=2 (paper 4); d_hidden=2 (paper 4); "
                                        "fresh_noise=True (paper False)").all()
     for field, value in [("batch_size", 64), ("n_train", 10000), ("n_eval_samples", 5000), ("beta2", 0.99),
-                         ("g_width", 128), ("d_width", 64), ("beta1", 0.5), ("dtype", "float64")]:
+                         ("g_width", 128), ("d_width", 64), ("beta1", 0.5), ("r1_gamma", 1.0),
+                         ("r2_gamma", 0.5), ("dtype", "float64")]:
         row = compare_with_paper(summarize(protocol_runs(**{field: value}))).iloc[0]
         assert row.departs_from_paper == f"{field}={value:g} (paper {PAPER_RING_PROTOCOL[field]:g})" \
             if not isinstance(value, str) else row.departs_from_paper == "dtype=float64 (paper float32)"

@@ -194,6 +194,7 @@ def validate_config(
     check_config_files(config_files)
     expand_includes(config)
     _check_study_names(config)
+    asked_features = _studies_setting_feature_metrics(config)
     _load_config_plugins(config)
     if not isinstance(schema, dict):
         schema = load_schema(schema)
@@ -215,11 +216,31 @@ def validate_config(
         _check_length(f"{key}.train", study["train"], PAPER_EPOCHS if toy else None)
         if not toy:
             _check_image_study(key, study)
+            _check_feature_metrics(key, study, name in asked_features)
         study["plugins"] = config["plugins"] + [p for p in study["plugins"] if p not in config["plugins"]]
     _check_plan_size(config)
     _check_devices(config, jobs_run_here)
     _check_smoke_sources(config)
     return config
+
+
+def _studies_setting_feature_metrics(config: dict) -> set:
+    """Studies whose config sets ``eval.feature_metrics`` itself (before defaults are filled)."""
+    studies = config.get("studies")
+    return {
+        name for name, study in (studies.items() if isinstance(studies, dict) else ())
+        if isinstance(study, dict) and isinstance(study.get("eval"), dict) and study["eval"].get("feature_metrics")
+    }  # fmt: skip
+
+
+def _check_feature_metrics(key: str, study: dict, asked: bool) -> None:
+    # PRDC and KID reuse the standard FID pass's Inception features: without `fid` there are
+    # none. The default [prdc] then quietly does nothing; a value the user wrote must not.
+    if asked and "fid" not in study["eval"]["metrics"]:
+        raise ConfigError(
+            f"config key '{key}.eval.feature_metrics': {study['eval']['feature_metrics']} need the "
+            f"standard FID's Inception features: add 'fid' to '{key}.eval.metrics' or remove the key"
+        )
 
 
 def _check_study_names(config: dict) -> None:

@@ -23,7 +23,7 @@ RUN_COLUMNS = CHECKPOINT + [
 # row). The summary carries them per cell so that the paper comparison can check each one.
 PROTOCOL = [
     "g_hidden", "g_width", "d_hidden", "d_width", "batch_size", "steps_total", "n_train",
-    "n_eval_samples", "data_seed", "fresh_noise", "beta1", "beta2", "dtype",
+    "n_eval_samples", "data_seed", "fresh_noise", "beta1", "beta2", "r1_gamma", "r2_gamma", "dtype",
 ]  # fmt: skip
 
 

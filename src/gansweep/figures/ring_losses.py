@@ -1,7 +1,8 @@
 """The loss-zoo figure and table of a 2D study: success and failure rate, and mean modes
 covered, of every cell at the final checkpoint, one row per loss (presets/ring_losses.yaml).
 
-Drawn from ``summary.parquet`` alone. Print the table for a README with
+Drawn from ``summary.parquet`` (and, in the pipeline, ``comparisons.parquet``: '*' marks
+cells whose rate differs significantly from the study's baseline). Print the table with
 
     python -m gansweep.figures.ring_losses results/ring_losses/summary.parquet
 """
@@ -64,9 +65,12 @@ def _checkpoint_text(final: pd.DataFrame) -> str:
     return f"after {step} steps"
 
 
-def plot_rates_by_loss(summary: pd.DataFrame, stem: Path) -> None:
+def plot_rates_by_loss(summary: pd.DataFrame, stem: Path, comparisons: pd.DataFrame | None = None) -> None:
     """Success and failure rate (%, Wilson 95 % CI) and mean modes covered (t 95 % CI), one
-    horizontal bar per cell, sorted by success rate."""
+    horizontal bar per cell, sorted by success rate. With ``comparisons``, '*' marks rates
+    that differ significantly from the baseline cell (Fisher exact, Holm p < 0.05)."""
+    from gansweep.figures.ring import _cell_key, significant_cells  # ring imports this module
+
     if summary.empty:
         save_message(stem, "no results to show")
         return
@@ -79,6 +83,8 @@ def plot_rates_by_loss(summary: pd.DataFrame, stem: Path) -> None:
         ("failure_rate", "failure_ci", 100, "failure rate (%)", red),
         ("mean_modes", "mean_modes_ci", 1, "mean modes covered", blue),
     ]
+    keys = [_cell_key(r) for _, r in rows.iterrows()]
+    marked = {m: significant_cells(comparisons, m) for m in ("success", "failure")}
     height = 0.8 + 0.28 * len(rows)
     fig, axes = plt.subplots(1, 3, figsize=(9.5, height), sharey=True)
     for ax, (col, ci, scale, label, color) in zip(axes, panels):
@@ -89,6 +95,11 @@ def plot_rates_by_loss(summary: pd.DataFrame, stem: Path) -> None:
         ax.barh(y, value, color=color, alpha=0.85, height=0.7)
         ax.errorbar(value, y, xerr=np.nan_to_num(err), fmt="none", ecolor="0.2", capsize=2, lw=0.8)
         ax.set_xlabel(label)
+        metric = col.removesuffix("_rate")
+        for yi, key, top in zip(y, keys, high):
+            if key in marked.get(metric, ()):
+                ax.annotate("*", (min(top, 100.0), yi), xytext=(2, -1), textcoords="offset points",
+                            ha="left", va="center", fontsize=10, color="0.1")  # fmt: skip
         if scale == 100:
             ax.set_xlim(0, 100)
         else:
@@ -101,8 +112,9 @@ def plot_rates_by_loss(summary: pd.DataFrame, stem: Path) -> None:
                 axes[1].annotate(f"{int(n)} diverged", (100, yi), xytext=(-2, 0), textcoords="offset points",
                                  ha="right", va="center", fontsize=6, color="0.3")  # fmt: skip
     fig.tight_layout()
+    star = "; *: differs from the baseline cell (Fisher exact, Holm p < 0.05)" if comparisons is not None else ""
     set_title(fig, f"Success and failure rate by loss {_checkpoint_text(rows)}\n"
-                   f"(bars: Wilson 95 % CI for rates, t 95 % CI for modes; {seeds_text(rows['n_seeds'])})")  # fmt: skip
+                   f"(bars: Wilson 95 % CI for rates, t 95 % CI for modes; {seeds_text(rows['n_seeds'])}{star})")  # fmt: skip
     save_figure(fig, stem)
 
 

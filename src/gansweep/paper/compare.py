@@ -31,6 +31,8 @@ PAPER_RING_PROTOCOL: dict[str, object] = {
     "fresh_noise": False,  # a fixed latent set, reshuffled each epoch
     "beta1": 0.9,
     "beta2": 0.999,  # PyTorch's default in the code that produced the ring CSVs
+    "r1_gamma": 0.0,  # no zero-centred gradient penalties in the paper
+    "r2_gamma": 0.0,
     "dtype": "float32",
 }
 # Not compared: data_seed. The authors drew their points under seed 1 with their own code,

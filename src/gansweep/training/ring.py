@@ -309,6 +309,8 @@ def job_metadata(spec: dict, device: torch.device) -> dict:
         # The rest of the protocol, so a paper comparison can check every field it fixes.
         "n_train": spec["data"]["n_train"], "data_seed": spec["data"]["data_seed"],
         "beta1": float(spec["train"]["betas"][0]), "beta2": float(spec["train"]["betas"][1]),
+        "r1_gamma": float(spec["train"].get("r1_gamma", 0.0)),
+        "r2_gamma": float(spec["train"].get("r2_gamma", 0.0)),
         "dtype": spec["execution"]["dtype"], "device": device.type,
         "torch_version": torch.__version__, "threads": torch.get_num_threads(),
         # Where the job ran: a scheduler's job id and the GPUs it granted, if any.
