@@ -9,6 +9,22 @@ from gansweep.plan import ring_jobs
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def clean_registries(monkeypatch):
+    """Plugins (a config's `plugins:`) register into process-wide registries: undo that after
+    every test, so a config validated in one test never adds names another test sees."""
+    from gansweep import plugins
+    from gansweep.data import DATASETS
+    from gansweep.losses import LOSSES
+    from gansweep.models import MODELS
+
+    saved = [(r, dict(r._items), dict(r._origins)) for r in (LOSSES, MODELS, DATASETS)]
+    monkeypatch.setattr(plugins, "_LOADED", {})
+    yield
+    for registry, items, origins in saved:
+        registry._items, registry._origins = items, origins
+
+
 def tiny_study(**overrides) -> dict:
     """A small ring study: 1,000 train points, batch 128 → 8 steps an epoch, the last of 104."""
     study = {

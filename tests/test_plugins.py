@@ -12,24 +12,14 @@ import pytest
 import torch
 
 from conftest import REPO, tiny_study
-from gansweep import plugins
 from gansweep.config import ConfigError, validate_config
-from gansweep.data import DATASETS
 from gansweep.losses import LOSSES
-from gansweep.models import MODELS
 from gansweep.plan import image_jobs, ring_jobs
 
 EXAMPLE = REPO / "docs/plugins/my_loss.py"
 
 
-@pytest.fixture(autouse=True)
-def clean_registries(monkeypatch):
-    """Plugins register into process-wide registries: undo that after each test."""
-    saved = [(r, dict(r._items), dict(r._origins)) for r in (LOSSES, MODELS, DATASETS)]
-    monkeypatch.setattr(plugins, "_LOADED", {})
-    yield
-    for registry, items, origins in saved:
-        registry._items, registry._origins = items, origins
+# Registries are restored after every test (conftest.clean_registries).
 
 
 def ring_config(objective="lsgan_pearson", **top):
