@@ -17,7 +17,9 @@ What is timed, side by side in one process (the setup of the perf notes, perf_ba
   per batch fake = G(z), a D step on real and fake.detach(), then a G step with plain
   ``backward()`` through the updated D on the same fake batch (saturating α-loss, α = 1).
 * ``ours@S``: ``RingTrainer(spec).train_step()`` training S seeds at once.
-* ``bound``: only the batched matmuls of one ``ours@S`` step (same shapes, layouts and order),
+* ``ours@S, every layer one baddbmm``: the same, with the 1- and 2-column output layers as
+  plain batched GEMMs instead of ``stacked_linear``'s weighted sum / transposed product.
+* ``bound``: only the batched products of one ``ours@S`` step (same shapes, layouts and order),
   nothing else. Its % of peak is a ceiling for ours: the GEMMs themselves, at these sizes
   (K = 128 for weight grads, widths 200 and 400), do not run at the peak of big square ones.
 * ``fp32 peak``: square fp32 ``torch.mm`` (several n, the best median) at the same thread count.
@@ -64,6 +66,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Callable
+from unittest.mock import patch
 
 import torch
 from torch import nn
@@ -72,7 +75,8 @@ from torch.utils.data import DataLoader
 from gansweep.config import validate_config
 from gansweep.data import make_toy_data
 from gansweep.losses import LOSSES
-from gansweep.models.mlp import mlp_sizes
+from gansweep.models import mlp
+from gansweep.models.mlp import THIN_OUTPUT, mlp_sizes
 from gansweep.plan import ring_jobs
 from gansweep.training.ring import RingTrainer
 
@@ -221,14 +225,26 @@ class Ours:
         self.trainer.train_step()
 
 
-class StepGemms:
-    """The batched matmuls of one ``ours@S`` step and nothing else: the bound on ours.
+class OursAllBaddbmm(Ours):
+    """``ours@S`` with every layer as one ``baddbmm`` [S, B, in] @ [S, in, out], as before
+    ``stacked_linear`` gave the thin output layers (1 logit, 2 coordinates) their own path."""
 
-    The same ``torch.bmm`` calls with the same shapes and memory layouts as the trainer's
-    autograd graph (weights ``[S, in, out]``; input grads dX = dY·Wᵀ through a transposed view,
-    weight grads dW = Xᵀ·dY), each on its own operands, in the order of a step. Their FLOP are
-    exactly the minimal count, so its "% fp32 peak" is the most that any implementation built on
-    these GEMMs can reach: elementwise work, Adam and the data only come on top.
+    def step(self) -> None:
+        with patch.object(mlp, "stacked_linear", lambda x, w, b: torch.baddbmm(b, x, w)):
+            self.trainer.train_step()
+
+
+class StepGemms:
+    """The products of one ``ours@S`` step and nothing else: the bound on ours.
+
+    The same batched products, with the same shapes and memory layouts as the trainer's autograd
+    graph, each on its own operands, in the order of a step. A layer is arranged as
+    ``stacked_linear`` arranges it: weights ``[S, in, out]``; a wide layer is one ``bmm`` (input
+    grads dX = dY·Wᵀ through a transposed view, weight grads dW = Xᵀ·dY); a thin one (under
+    ``THIN_OUTPUT`` columns) is the transposed product (Wᵀ·Xᵀ)ᵀ; a 1-column one a weighted sum.
+    Their FLOP are exactly the minimal count, so its "% fp32 peak" is the most that any
+    implementation built on these products can reach: elementwise work, Adam and the data only
+    come on top.
     """
 
     steps = 0  # never restarted
@@ -236,7 +252,8 @@ class StepGemms:
     def __init__(self, seeds: int, hidden: int):
         self.work = seeds  # seed-steps per step()
         gen = torch.Generator().manual_seed(0)
-        self.ops: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self.ops: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # the bmm calls
+        self.weighted_sums: list[tuple[torch.Tensor, torch.Tensor, int | None]] = []  # 1-column layers
         self.flop = 0
 
         def gemm(m: int, k: int, n: int, transpose: str = "") -> None:
@@ -248,31 +265,56 @@ class StepGemms:
             self.ops.append((a, b, torch.empty(seeds, m, n)))
             self.flop += 2 * seeds * m * k * n
 
-        def forward(sizes: list[int], batch: int) -> None:
-            for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-                gemm(batch, fan_in, fan_out)
+        def weighted_sum(batch: int, fan_in: int, reduce_dim: int | None) -> None:
+            """[S, batch, in] * [S, 1 or batch, *], summed over reduce_dim (None: no sum)."""
+            x = torch.randn(seeds, batch, fan_in, generator=gen)
+            y = torch.randn(seeds, 1 if reduce_dim != 1 else batch, fan_in if reduce_dim != 1 else 1,
+                            generator=gen)  # fmt: skip
+            self.weighted_sums.append((x, y, reduce_dim))
+            self.flop += 2 * seeds * batch * fan_in
+
+        def forward(sizes: list[int], batch: int, input_transposed: bool = False) -> None:
+            for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+                if fan_out == 1:
+                    weighted_sum(batch, fan_in, reduce_dim=-1)
+                elif fan_out < THIN_OUTPUT:
+                    gemm(fan_out, fan_in, batch, transpose="ab")  # (Wᵀ Xᵀ)ᵀ
+                else:
+                    gemm(batch, fan_in, fan_out, transpose="a" if i == 0 and input_transposed else "")
 
         def backward(sizes: list[int], batch: int, weight_grads: bool, first_input: bool):
             layers = list(zip(sizes[:-1], sizes[1:]))
             for i, (fan_in, fan_out) in reversed(list(enumerate(layers))):
-                if i > 0 or first_input:
-                    gemm(batch, fan_out, fan_in, transpose="b")  # dX = dY Wᵀ
-                if weight_grads:
-                    gemm(fan_in, batch, fan_out, transpose="a")  # dW = Xᵀ dY
+                input_grads = i > 0 or first_input
+                if fan_out == 1:
+                    if input_grads:
+                        weighted_sum(batch, fan_in, reduce_dim=None)  # dX = dY w
+                    if weight_grads:
+                        weighted_sum(batch, fan_in, reduce_dim=1)  # dw = Σ_b x dY
+                    continue
+                thin = fan_out < THIN_OUTPUT
+                if input_grads:  # dX = dY Wᵀ, or its transpose W dYᵀ for a thin layer
+                    gemm(*((fan_in, fan_out, batch) if thin else (batch, fan_out, fan_in)), transpose="b")
+                if weight_grads:  # dW = Xᵀ dY, or its transpose dYᵀ X for a thin layer
+                    gemm(*((fan_out, batch, fan_in) if thin else (fan_in, batch, fan_out)), transpose="a")
 
         g, d = g_sizes(hidden), d_sizes(hidden)
         forward(g, BATCH)  # fake = G(z)
         forward(d, 2 * BATCH)  # D step: real and fake in one pass
         backward(d, 2 * BATCH, weight_grads=True, first_input=False)
-        forward(d, BATCH)  # G step: D on the fake batch
+        forward(d, BATCH, input_transposed=True)  # G step: D on G's output, (Wᵀ Xᵀ)ᵀ + b
         backward(d, BATCH, weight_grads=False, first_input=True)
         backward(g, BATCH, weight_grads=True, first_input=False)
         minimal = seeds * minimal_flop_per_seed_step(hidden)
-        assert self.flop == minimal, f"GEMM FLOP {self.flop} != minimal {minimal}"
+        assert self.flop == minimal, f"product FLOP {self.flop} != minimal {minimal}"
 
     def step(self) -> None:
         for a, b, out in self.ops:
             torch.bmm(a, b, out=out)
+        for x, y, reduce_dim in self.weighted_sums:
+            product = x * y
+            if reduce_dim is not None:
+                product.sum(reduce_dim)
 
 
 class PeakMatmul:
@@ -346,7 +388,11 @@ def measure_threads(threads: int, args) -> tuple[list[Timed], list[Timed]]:
     training = [Timed("reference (1 seed)", lambda: ReferenceLoop(args.hidden))]
     training += [Timed(f"ours@{s}", lambda s=s: Ours(s, threads, args.hidden)) for s in args.seeds]
     training += [
-        Timed(f"bound: the GEMMs of ours@{s} alone", lambda s=s: StepGemms(s, args.hidden))
+        Timed(f"ours@{s}, every layer one baddbmm", lambda s=s: OursAllBaddbmm(s, threads, args.hidden))
+        for s in args.seeds
+    ]
+    training += [
+        Timed(f"bound: the products of ours@{s} alone", lambda s=s: StepGemms(s, args.hidden))
         for s in args.seeds
     ]
     peaks = [Timed(f"fp32 torch.mm n={n}", lambda n=n: PeakMatmul(n)) for n in args.peak_sizes]

@@ -54,3 +54,17 @@ def test_gemm_bound_runs_exactly_the_trainers_gemms(bench, hidden):
     assert collections.Counter(gemm_key(a, b) for a, b, _ in bound.ops) == recorded.gemms
     assert bound.flop == 3 * bench.minimal_flop_per_seed_step(hidden)
     bound.step()
+
+
+def test_the_all_baddbmm_variant_runs_every_layer_as_one_gemm(bench):
+    """The side-by-side variant really takes the old path: the critic's 1-column output layer
+    is a GEMM there (forward in the D step and the G step, weight grads in the D step; a
+    weighted sum in the trainer), and the trainer itself is left as it was afterwards."""
+    variant = bench.OursAllBaddbmm(seeds=3, threads=1, hidden=2)
+    with RecordGemms() as recorded:
+        variant.step()
+    assert sum(count for (_, _, n, *_), count in recorded.gemms.items() if n == 1) == 3
+    trainer = RingTrainer(bench.ring_spec(seeds=3, threads=1, hidden=2))
+    with RecordGemms() as recorded:
+        trainer.train_step()
+    assert not any(n == 1 for (_, _, n, *_) in recorded.gemms)

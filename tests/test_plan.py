@@ -10,7 +10,7 @@ import yaml
 
 from conftest import REPO, tiny_study
 from gansweep.config import validate_config
-from gansweep.plan import image_cells, image_jobs, ring_jobs, slug, study_cells, study_seeds
+from gansweep.plan import image_cells, image_jobs, ring_job_cost, ring_jobs, slug, study_cells, study_seeds
 
 WILDCARD = re.compile(r"[A-Za-z0-9_.+-]+")  # workflow/rules/common.smk's job / cell constraint
 
@@ -95,3 +95,23 @@ def test_the_documented_size_of_the_ring_paper_preset_is_the_plan():
     assert f"{runs:,} runs" in (REPO / "presets/ring_paper.yaml").read_text()
     for text in (readme, (REPO / "profiles/slurm/config.yaml").read_text(), (REPO / "presets/ring_paper.yaml").read_text()):
         assert "8,000 runs" not in text
+
+
+def test_ring_job_cost_ranks_jobs_by_their_work():
+    """The workflow starts the costliest ring jobs first (priority = ring_job_cost)."""
+    study = check(tiny_study(grids=[{"objective": "hinge"}, {"objective": "wgan_gp"},
+                                    {"objective": "saturating", "alpha_d": [0.5, 1.0], "alpha_g": [1.0]}],
+                             seeds=4, execution={"seeds_per_job": 4}))  # fmt: skip
+
+    def costs(s):
+        return {job_id.split("-")[0] + job_id[-1]: ring_job_cost(spec) for job_id, spec in ring_jobs("s", s).items()}
+
+    cost = costs(study)
+    assert cost["saturating0"] == cost["saturating1"] == cost["hinge0"]  # same runs and steps
+    assert cost["wgan_gp0"] > cost["hinge0"]  # a gradient-penalty pass on top
+    r1r2 = check({**study, "train": {**study["train"], "r1_gamma": 1.0, "r2_gamma": 1.0}})
+    assert costs(r1r2)["hinge0"] > cost["wgan_gp0"]  # two penalty passes
+    longer = check({**study, "train": {**study["train"], "steps": study["train"]["steps"] * 3}})
+    assert costs(longer)["hinge0"] == 3 * cost["hinge0"]
+    wider = check({**study, "model": {**study["model"], "g_width": 2 * study["model"]["g_width"]}})
+    assert costs(wider)["hinge0"] > cost["hinge0"]

@@ -136,6 +136,18 @@ def ring_jobs(study_name: str, study: dict) -> dict[str, dict]:
     return jobs
 
 
+def ring_job_cost(spec: dict) -> float:
+    """A ring job's relative cost: runs × steps × batch × the hidden-layer MACs of G and D,
+    × 1.3 for each extra critic pass with a double backward (WGAN-GP, R1, R2: measured 1.3×
+    and 1.6× a plain job's time on the ring). The workflow starts the costliest jobs first,
+    so that no core is left waiting on one long job at the end."""
+    m = spec["model"]
+    macs = m["g_hidden"] * m["g_width"] ** 2 + m["d_hidden"] * m["d_width"] ** 2
+    train = spec["train"]
+    passes = LOSSES[spec["objective"]].gradient_penalty + bool(train.get("r1_gamma")) + bool(train.get("r2_gamma"))
+    return len(spec["runs"]) * spec["steps"] * train["batch_size"] * macs * (1 + 0.3 * passes)
+
+
 def cell_table(study: dict) -> list[dict]:
     return [asdict(c) for c in study_cells(study)]
 

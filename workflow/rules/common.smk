@@ -22,7 +22,7 @@ if SRC not in _pythonpath.split(os.pathsep):
 from gansweep.config import TOY2D_DATASETS, ConfigError, validate_config
 from gansweep.figures.registry import IMAGE_FIGURE_INPUTS
 from gansweep.metrics.fid import FEATURE_EXTRACTORS
-from gansweep.plan import image_jobs, ring_jobs
+from gansweep.plan import image_jobs, ring_job_cost, ring_jobs
 
 # Without --sdm conda/apptainer the rules' `python` is the one on PATH: it must have the
 # dependencies (the activated venv). Checked by name only (no import: fast, once per call).
@@ -96,6 +96,11 @@ wildcard_constraints:
 
 def job_spec_json(wildcards):
     return json.dumps(JOBS[wildcards.study][wildcards.job], sort_keys=True)
+
+
+def ring_job_priority(wildcards):
+    """Costliest ring jobs first (their spec too, which a job waits for)."""
+    return ring_job_cost(JOBS[wildcards.study][wildcards.job])
 
 
 def study_setting(*keys):

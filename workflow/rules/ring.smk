@@ -12,6 +12,7 @@ localrules:
 rule job_spec:
     output:
         "results/{study}/specs/{job}.json",
+    priority: ring_job_priority
     log:
         "logs/{study}/specs/{job}.log",
     params:
@@ -35,6 +36,7 @@ rule train_ring:
     conda:
         "../../envs/gansweep.yaml"
     threads: study_setting("execution", "threads")
+    priority: ring_job_priority
     resources:
         gpu=study_setting("resources", "gpu"),
         runtime=study_setting("resources", "runtime"),

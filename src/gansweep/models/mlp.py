@@ -1,7 +1,7 @@
 """MLPs for the 2D studies, stacked on a leading seed axis.
 
 ``StackedMLP`` holds S independent networks as tensors ``W[s]`` of shape [S, in, out] and
-evaluates all of them with one batched matmul per layer (``baddbmm``). Seed s's slice is
+evaluates all of them with one batched product per layer (``stacked_linear``). Seed s's slice is
 exactly the network a single-seed run would train, so stacking changes the speed, not the
 mathematics.
 """
@@ -68,10 +68,30 @@ class StackedMLP(nn.Module):
         """x: [S, B, in] → [S, B, out]."""
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            x = torch.baddbmm(b, x, w)
+            x = stacked_linear(x, w, b)
             if i < last:
                 x = self._act(x)
         return x
+
+
+THIN_OUTPUT = 16  # below this many output columns, stacked_linear uses the transposed product
+
+
+def stacked_linear(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    """``x @ w + b`` per model: x [S, B, in], w [S, in, out], b [S, 1, out].
+
+    The same product, arranged by output width. A batched GEMM with an output only a few
+    columns wide (a critic's 1 logit, a 2D generator's 2 coordinates) falls on a slow path
+    of the CPU BLAS; its forward and backward together took 3-5× longer than a weighted sum
+    (out = 1) or the transposed product wᵀxᵀ (out < 16) for S = 16, B = 128 (AMD EPYC, 1-2
+    threads). benchmarks/ring_throughput.py times a ring step both ways, side by side.
+    """
+    out = w.shape[-1]
+    if out == 1:
+        return (x * w.mT).sum(-1, keepdim=True) + b
+    if out < THIN_OUTPUT:
+        return torch.bmm(w.mT, x.mT).mT + b
+    return torch.baddbmm(b, x, w)
 
 
 def mlp_sizes(in_dim: int, hidden: int, width: int, out_dim: int) -> list[int]:
