@@ -12,9 +12,9 @@ localrules:
 rule job_spec:
     output:
         "results/{study}/specs/{job}.json",
-    priority: ring_job_priority
     log:
         "logs/{study}/specs/{job}.log",
+    priority: ring_job_priority
     params:
         spec=job_spec_json,
     run:
@@ -33,10 +33,10 @@ rule train_ring:
         "logs/{study}/train/{job}.log",
     benchmark:
         "logs/{study}/benchmarks/train/{job}.tsv"
+    priority: ring_job_priority
     conda:
         "../../envs/gansweep.yaml"
     threads: study_setting("execution", "threads")
-    priority: ring_job_priority
     resources:
         gpu=study_setting("resources", "gpu"),
         runtime=study_setting("resources", "runtime"),
