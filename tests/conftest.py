@@ -2,6 +2,7 @@ import copy
 from pathlib import Path
 
 import pytest
+import torch
 
 from gansweep.config import validate_config
 from gansweep.plan import ring_jobs
@@ -51,6 +52,15 @@ def single_job(study: dict, name: str = "t") -> dict:
     jobs = ring_jobs(name, config["studies"][name])
     assert len(jobs) == 1, list(jobs)
     return next(iter(jobs.values()))
+
+
+@pytest.fixture
+def float64_default():
+    """Closed-form comparisons in float64, without leaking the setting into other modules."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
 
 
 @pytest.fixture

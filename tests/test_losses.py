@@ -13,13 +13,7 @@ from gansweep.losses import EPS, LOSSES, alpha_loss, gradient_penalty
 LOGITS = torch.linspace(-6, 6, 25, dtype=torch.float64)
 
 
-@pytest.fixture(autouse=True)
-def float64_default():
-    """Closed-form comparisons in float64, without leaking the setting into other modules."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures("float64_default")  # conftest: closed forms in float64
 
 
 def closed_form(p, alpha):

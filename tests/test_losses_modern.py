@@ -28,12 +28,7 @@ from gansweep.training.ring import RingTrainer
 NEW_LOSSES = ["rpgan", "ragan"] + [f"fgan_{name}" for name in F_DIVERGENCES]
 
 
-@pytest.fixture(autouse=True)
-def float64_default():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures("float64_default")  # conftest: closed forms in float64
 
 
 def logits(*shape, seed=0):

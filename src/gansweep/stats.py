@@ -108,6 +108,14 @@ def _cell_text(row, keys: CellKeys) -> str:
     return " ".join(parts)
 
 
+def _with_significance(families: list[pd.DataFrame]) -> pd.DataFrame:
+    """The studies' comparison tables as one, with ``significant`` = Holm p < α."""
+    table = pd.concat(families, ignore_index=True) if families else pd.DataFrame()
+    if len(table):
+        table["significant"] = table["p_holm"] < ALPHA
+    return table
+
+
 def _holm(p: pd.Series) -> pd.Series:
     """Holm step-down adjusted p; NaN (the baseline itself, untestable cells) stays NaN."""
     out = pd.Series(np.nan, index=p.index)
@@ -157,10 +165,7 @@ def compare_rates(summary: pd.DataFrame, baselines: dict[str, dict | None] | Non
             family = pd.DataFrame(rows)
             family["p_holm"] = _holm(family["p_value"])
             out.append(family)
-    table = pd.concat(out, ignore_index=True) if out else pd.DataFrame()
-    if len(table):
-        table["significant"] = table["p_holm"] < ALPHA
-    return table
+    return _with_significance(out)
 
 
 # --------------------------------------------------------------------------- images
@@ -203,10 +208,7 @@ def compare_fid(runs: pd.DataFrame, baselines: dict[str, dict | None] | None = N
         family["p_holm"] = _holm(family["p_value"])
         family["p_mannwhitney_holm"] = _holm(family["p_mannwhitney"])
         out.append(family)
-    table = pd.concat(out, ignore_index=True) if out else pd.DataFrame()
-    if len(table):
-        table["significant"] = table["p_holm"] < ALPHA
-    return table
+    return _with_significance(out)
 
 
 # --------------------------------------------------------------------------- seed planning

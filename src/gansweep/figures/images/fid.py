@@ -39,6 +39,14 @@ def _metric(summary: pd.DataFrame, metric: str) -> tuple[str, str, str, str, str
     return (*cols, *_metric_names(metric))
 
 
+def _metric_or_message(summary: pd.DataFrame, metric: str, stem: Path) -> tuple[str, str, str, str, str] | None:
+    """``_metric``; when the study has no such values, a figure saying so is saved instead."""
+    cols = _metric(summary, metric)
+    if cols is None:
+        save_message(stem, f"no {_metric_names(metric)[0]} values in this study")
+    return cols
+
+
 def _clean_summary(summary: pd.DataFrame) -> pd.DataFrame:
     df = summary.copy()
     df["cell"] = df["cell"].astype(str)
@@ -155,9 +163,8 @@ def plot_fid_vs_lr(summary: pd.DataFrame, stem: Path, epoch: float | None = None
     diverged seeds say how many seeds have a finite FID (n_ok) in the legend.
     ``metric="fid_tv_logits"`` draws the authors' non-standard FID instead (never both).
     """
-    cols = _metric(summary, metric)
+    cols = _metric_or_message(summary, metric, stem)
     if cols is None:
-        save_message(stem, f"no {_metric_names(metric)[0]} values in this study")
         return
     mean, low, high, title, name = cols
     apply_theme()
@@ -175,9 +182,8 @@ def plot_fid_vs_lr(summary: pd.DataFrame, stem: Path, epoch: float | None = None
 def plot_fid_over_epochs(summary: pd.DataFrame, stem: Path, metric: str = "fid") -> None:
     """Mean FID ± 95 % t-interval vs epoch, one line per cell; one panel per D learning
     rate when the study has several (wrapped, shared y; log y when FIDs span > 10×)."""
-    cols = _metric(summary, metric)
+    cols = _metric_or_message(summary, metric, stem)
     if cols is None:
-        save_message(stem, f"no {_metric_names(metric)[0]} values in this study")
         return
     mean, low, high, title, name = cols
     apply_theme()
