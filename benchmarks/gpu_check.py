@@ -97,12 +97,15 @@ def tiny_ring_spec(grid: dict, train: dict, device: str, steps: int = 20) -> dic
     """One job of a small float64 ring study (1,000 points, batch 128: partial batches and
     epoch boundaries within 20 steps)."""
     study = {
-        "dataset": "ring", "grids": [grid], "seeds": 2,
+        "dataset": "ring",
+        "grids": [grid],
+        "seeds": 2,
         "data": {"n_train": 1000, "n_test": 500},
         "model": {"g_hidden": 2, "g_width": 16, "d_hidden": 2, "d_width": 8},
-        "train": {"steps": steps, **train}, "eval": {"every": None},
+        "train": {"steps": steps, **train},
+        "eval": {"every": None},
         "execution": {"dtype": "float64", "device": device},
-    }  # fmt: skip
+    }
     config = validate_config({"studies": {"agree": study}})
     (spec,) = ring_jobs("agree", config["studies"]["agree"]).values()
     return spec
@@ -115,7 +118,9 @@ def max_param_difference(grid: dict, train: dict, device_a: str, device_b: str) 
         trainer = RingTrainer(tiny_ring_spec(grid, train, device))
         while trainer.step < trainer.spec["steps"]:
             trainer.train_step()
-        params.append([p.detach().cpu() for p in (*trainer.G.parameters(), *trainer.D.parameters())])
+        params.append(
+            [p.detach().cpu() for p in (*trainer.G.parameters(), *trainer.D.parameters())]
+        )
     return max(float((a - b).abs().max()) for a, b in zip(*params))
 
 
@@ -124,11 +129,19 @@ def check_agreement(device: str) -> list[Row]:
     for grid, train in AGREEMENT_CASES:
         t0 = time.perf_counter()
         diff = max_param_difference(grid, train, "cpu", device)
-        name = grid["objective"] + ("+" + "+".join(k.split("_")[0].upper() for k in train) if train else "")
+        name = grid["objective"] + (
+            "+" + "+".join(k.split("_")[0].upper() for k in train) if train else ""
+        )
         status = "ok" if diff < AGREEMENT_TOLERANCE else "FAIL"
-        rows.append(Row(f"cpu vs {device} float64, 20 steps: {name}", device, status,
-                        f"max |Δparam| {diff:.1e} (tolerance {AGREEMENT_TOLERANCE:.0e})",
-                        time.perf_counter() - t0))  # fmt: skip
+        rows.append(
+            Row(
+                f"cpu vs {device} float64, 20 steps: {name}",
+                device,
+                status,
+                f"max |Δparam| {diff:.1e} (tolerance {AGREEMENT_TOLERANCE:.0e})",
+                time.perf_counter() - t0,
+            )
+        )
     return rows
 
 
@@ -140,7 +153,11 @@ def load_preset(path: str) -> dict:
 
 def preset_jobs(path: str) -> list[dict]:
     config = load_preset(path)
-    return [spec for name, study in config["studies"].items() for spec in ring_jobs(name, study).values()]
+    return [
+        spec
+        for name, study in config["studies"].items()
+        for spec in ring_jobs(name, study).values()
+    ]
 
 
 def seed_steps_per_second(spec: dict, min_seconds: float, warmup: int = 3) -> tuple[float, int]:
@@ -180,14 +197,27 @@ def time_ring(device: str, use_tf32: bool, seeds: int | None, min_seconds: float
     with tf32(use_tf32):
         rate, steps = seed_steps_per_second(spec, min_seconds)
     m = spec["model"]
-    rows = [Row(f"ring trainer {label}, G {m['g_hidden']}x{m['g_width']}, D {m['d_hidden']}x{m['d_width']}, "
-                f"{len(spec['runs'])} runs/job", device, "ok",
-                f"{rate:,.0f} seed-steps/s ({steps} steps timed)", time.perf_counter() - t0)]  # fmt: skip
+    rows = [
+        Row(
+            f"ring trainer {label}, G {m['g_hidden']}x{m['g_width']}, D {m['d_hidden']}x{m['d_width']}, "
+            f"{len(spec['runs'])} runs/job",
+            device,
+            "ok",
+            f"{rate:,.0f} seed-steps/s ({steps} steps timed)",
+            time.perf_counter() - t0,
+        )
+    ]
     for path in RING_PRESETS:
         hours, n_jobs, run_steps = projected_hours(path, rate)
         when = f"{hours:,.1f} h" if hours < 48 else f"{hours / 24:,.1f} days"
-        rows.append(Row(f"  projected {path} ({label})", device, "ok",
-                        f"{when} on one device ({n_jobs} jobs, {run_steps:.3g} seed-steps)"))  # fmt: skip
+        rows.append(
+            Row(
+                f"  projected {path} ({label})",
+                device,
+                "ok",
+                f"{when} on one device ({n_jobs} jobs, {run_steps:.3g} seed-steps)",
+            )
+        )
     return rows
 
 
@@ -203,7 +233,9 @@ def prepare_fixture(root: Path, n_per_batch: int) -> None:
         prepare("cifar10", root / "data", workers=0)
 
 
-def image_smoke(root: Path, device: str, amp: bool, steps: int, batch: int, n_fid: int, distance: bool = True) -> Row:
+def image_smoke(
+    root: Path, device: str, amp: bool, steps: int, batch: int, n_fid: int, distance: bool = True
+) -> Row:
     """Train DCGAN-32 for ``steps`` steps (RpGAN + R1, to cover the new paths too), then FID of
     ``n_fid`` generated images against the fixture's train split with stand-in weights.
     ``distance=False`` stops after the features: SciPy's 2048-d sqrtm alone takes about a
@@ -214,10 +246,14 @@ def image_smoke(root: Path, device: str, amp: bool, steps: int, batch: int, n_fi
 
     t0 = time.perf_counter()
     study = {
-        "dataset": "cifar10", "architecture": "dcgan32", "grids": [{"objective": "rpgan", "lr": [2e-4]}],
-        "seeds": [1], "train": {"steps": steps, "batch_size": batch, "r1_gamma": 1.0}, "log": {"every": steps},
+        "dataset": "cifar10",
+        "architecture": "dcgan32",
+        "grids": [{"objective": "rpgan", "lr": [2e-4]}],
+        "seeds": [1],
+        "train": {"steps": steps, "batch_size": batch, "r1_gamma": 1.0},
+        "log": {"every": steps},
         "execution": {"threads": 1, "device": device, "amp": amp, "tf32": False},
-    }  # fmt: skip
+    }
     config = validate_config({"studies": {"smoke": study}})
     (spec,) = image_jobs("smoke", config["studies"]["smoke"], str(root / "data")).values()
     devnull = open(os.devnull, "w")
@@ -225,8 +261,13 @@ def image_smoke(root: Path, device: str, amp: bool, steps: int, batch: int, n_fi
     with contextlib.redirect_stderr(devnull):
         trainer.fit(root / f"run-{device}-{amp}")
     if trainer.status != "ok":
-        return Row(f"image smoke, amp {'on' if amp else 'off'}", device, "FAIL", trainer.reason,
-                   time.perf_counter() - t0)  # fmt: skip
+        return Row(
+            f"image smoke, amp {'on' if amp else 'off'}",
+            device,
+            "FAIL",
+            trainer.reason,
+            time.perf_counter() - t0,
+        )
 
     weights = root / "weights" / fid.FEATURE_EXTRACTORS["fid"].file_name
     if not weights.exists():
@@ -234,15 +275,25 @@ def image_smoke(root: Path, device: str, amp: bool, steps: int, batch: int, n_fi
         fid.write_standin_weights("fid", weights)
     extractor = fid.load_extractor("fid", weights, device, fid.sha256_of(weights)[:16])
     with contextlib.redirect_stderr(devnull):
-        mu_r, sigma_r, _ = fid.reference_stats("fid", "cifar10", root / "data", "train", None, device,
-                                               batch_size=64, extractor=extractor)[:3]  # fmt: skip
+        mu_r, sigma_r, _ = fid.reference_stats(
+            "fid",
+            "cifar10",
+            root / "data",
+            "train",
+            None,
+            device,
+            batch_size=64,
+            extractor=extractor,
+        )[:3]
         gen = torch.Generator().manual_seed(0)
         trainer.G.eval()
 
         @torch.no_grad()
         def sample(k: int) -> torch.Tensor:
             with trainer._autocast():
-                return trainer.G(torch.randn(k, trainer.z_dim, generator=gen).to(trainer.device)).float()
+                return trainer.G(
+                    torch.randn(k, trainer.z_dim, generator=gen).to(trainer.device)
+                ).float()
 
         mu_f, sigma_f, _ = fid.generated_stats("fid", sample, n_fid, 64, extractor)
     d_loss = trainer.log_rows[-1]["d_loss"]
@@ -252,14 +303,21 @@ def image_smoke(root: Path, device: str, amp: bool, steps: int, batch: int, n_fi
     else:
         ok = all(map(math.isfinite, (*mu_f, *mu_r, *sigma_f.diagonal(), *sigma_r.diagonal())))
         result = f"final d_loss {d_loss:.3g}, {mu_f.shape[0]}-d features of {n_fid} fakes finite (distance skipped)"
-    return Row(f"image smoke, amp {'on (bf16)' if amp else 'off'}: DCGAN-32 {steps} steps + FID", device,
-               "ok" if ok and math.isfinite(d_loss) else "FAIL", result, time.perf_counter() - t0)  # fmt: skip
+    return Row(
+        f"image smoke, amp {'on (bf16)' if amp else 'off'}: DCGAN-32 {steps} steps + FID",
+        device,
+        "ok" if ok and math.isfinite(d_loss) else "FAIL",
+        result,
+        time.perf_counter() - t0,
+    )
 
 
 # ---- the table --------------------------------------------------------------------------------
 def table(rows: list[Row]) -> str:
     lines = ["| check | device | status | result | s |", "|---|---|---|---|---:|"]
-    lines += [f"| {r.check} | {r.device} | {r.status} | {r.result} | {r.seconds:.1f} |" for r in rows]
+    lines += [
+        f"| {r.check} | {r.device} | {r.status} | {r.result} | {r.seconds:.1f} |" for r in rows
+    ]
     return "\n".join(lines)
 
 
@@ -267,8 +325,10 @@ def environment_text() -> str:
     text = f"torch {torch.__version__}, python {platform.python_version()}, {platform.node()}"
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
-        text += (f"\nCUDA {torch.version.cuda}, {torch.cuda.device_count()} device(s); device 0: {props.name}, "
-                 f"{props.total_memory / 2**30:.0f} GiB, capability {props.major}.{props.minor}")  # fmt: skip
+        text += (
+            f"\nCUDA {torch.version.cuda}, {torch.cuda.device_count()} device(s); device 0: {props.name}, "
+            f"{props.total_memory / 2**30:.0f} GiB, capability {props.major}.{props.minor}"
+        )
     return text
 
 
@@ -276,9 +336,16 @@ def run_checks(quick: bool, skip_tests: bool = False, cuda: bool | None = None) 
     cuda = torch.cuda.is_available() if cuda is None else cuda
     rows: list[Row] = []
     if not cuda:
-        print("No CUDA device: the CUDA checks are skipped; brief CPU variants run instead.", flush=True)
-        for name in ("pytest -m cuda", "cpu vs cuda float64 agreement", "ring trainer on CUDA (fp32, tf32)",
-                     "image smoke on CUDA, amp off / on"):  # fmt: skip
+        print(
+            "No CUDA device: the CUDA checks are skipped; brief CPU variants run instead.",
+            flush=True,
+        )
+        for name in (
+            "pytest -m cuda",
+            "cpu vs cuda float64 agreement",
+            "ring trainer on CUDA (fp32, tf32)",
+            "image smoke on CUDA, amp off / on",
+        ):
             rows.append(Row(name, "-", "skipped", "no CUDA device"))
 
     if cuda and not skip_tests:
@@ -291,7 +358,9 @@ def run_checks(quick: bool, skip_tests: bool = False, cuda: bool | None = None) 
     print("[3/4] ring trainer throughput ...", flush=True)
     if cuda:
         for use_tf32 in (False, True):
-            rows += time_ring("cuda", use_tf32, seeds=64 if quick else None, min_seconds=1.0 if quick else 5.0)
+            rows += time_ring(
+                "cuda", use_tf32, seeds=64 if quick else None, min_seconds=1.0 if quick else 5.0
+            )
     else:  # a CPU cannot take 600 paper-sized runs at once; time a few, briefly
         rows += time_ring("cpu", False, seeds=2 if quick else 32, min_seconds=0.3 if quick else 3.0)
 

@@ -64,8 +64,8 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from unittest.mock import patch
 
 import torch
@@ -110,12 +110,14 @@ def mac_breakdown(g: list[int], d: list[int]) -> list[tuple[str, int]]:
     return [
         ("G forward", g_fwd),
         ("D forward, real + fake (D step)", 2 * d_fwd),
-        ("D backward, real + fake (weight grads + input grads of layers 2..L)",
-         2 * (d_fwd + d_fwd - dm[0])),
+        (
+            "D backward, real + fake (weight grads + input grads of layers 2..L)",
+            2 * (d_fwd + d_fwd - dm[0]),
+        ),
         ("D forward on fake (G step)", d_fwd),
         ("D backward to the fake input, input grads only (G step)", d_fwd),
         ("G backward (weight grads + input grads of layers 2..L)", g_fwd + g_fwd - gm[0]),
-    ]  # fmt: skip
+    ]
 
 
 def minimal_flop_per_seed_step(hidden: int, batch: int = BATCH) -> int:
@@ -253,7 +255,9 @@ class StepGemms:
         self.work = seeds  # seed-steps per step()
         gen = torch.Generator().manual_seed(0)
         self.ops: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # the bmm calls
-        self.weighted_sums: list[tuple[torch.Tensor, torch.Tensor, int | None]] = []  # 1-column layers
+        self.weighted_sums: list[
+            tuple[torch.Tensor, torch.Tensor, int | None]
+        ] = []  # 1-column layers
         self.flop = 0
 
         def gemm(m: int, k: int, n: int, transpose: str = "") -> None:
@@ -268,8 +272,12 @@ class StepGemms:
         def weighted_sum(batch: int, fan_in: int, reduce_dim: int | None) -> None:
             """[S, batch, in] * [S, 1 or batch, *], summed over reduce_dim (None: no sum)."""
             x = torch.randn(seeds, batch, fan_in, generator=gen)
-            y = torch.randn(seeds, 1 if reduce_dim != 1 else batch, fan_in if reduce_dim != 1 else 1,
-                            generator=gen)  # fmt: skip
+            y = torch.randn(
+                seeds,
+                1 if reduce_dim != 1 else batch,
+                fan_in if reduce_dim != 1 else 1,
+                generator=gen,
+            )
             self.weighted_sums.append((x, y, reduce_dim))
             self.flop += 2 * seeds * batch * fan_in
 
@@ -280,7 +288,9 @@ class StepGemms:
                 elif fan_out < THIN_OUTPUT:
                     gemm(fan_out, fan_in, batch, transpose="ab")  # (Wᵀ Xᵀ)ᵀ
                 else:
-                    gemm(batch, fan_in, fan_out, transpose="a" if i == 0 and input_transposed else "")
+                    gemm(
+                        batch, fan_in, fan_out, transpose="a" if i == 0 and input_transposed else ""
+                    )
 
         def backward(sizes: list[int], batch: int, weight_grads: bool, first_input: bool):
             layers = list(zip(sizes[:-1], sizes[1:]))
@@ -294,9 +304,15 @@ class StepGemms:
                     continue
                 thin = fan_out < THIN_OUTPUT
                 if input_grads:  # dX = dY Wᵀ, or its transpose W dYᵀ for a thin layer
-                    gemm(*((fan_in, fan_out, batch) if thin else (batch, fan_out, fan_in)), transpose="b")
+                    gemm(
+                        *((fan_in, fan_out, batch) if thin else (batch, fan_out, fan_in)),
+                        transpose="b",
+                    )
                 if weight_grads:  # dW = Xᵀ dY, or its transpose dYᵀ X for a thin layer
-                    gemm(*((fan_out, batch, fan_in) if thin else (fan_in, batch, fan_out)), transpose="a")
+                    gemm(
+                        *((fan_out, batch, fan_in) if thin else (fan_in, batch, fan_out)),
+                        transpose="a",
+                    )
 
         g, d = g_sizes(hidden), d_sizes(hidden)
         forward(g, BATCH)  # fake = G(z)
@@ -388,7 +404,10 @@ def measure_threads(threads: int, args) -> tuple[list[Timed], list[Timed]]:
     training = [Timed("reference (1 seed)", lambda: ReferenceLoop(args.hidden))]
     training += [Timed(f"ours@{s}", lambda s=s: Ours(s, threads, args.hidden)) for s in args.seeds]
     training += [
-        Timed(f"ours@{s}, every layer one baddbmm", lambda s=s: OursAllBaddbmm(s, threads, args.hidden))
+        Timed(
+            f"ours@{s}, every layer one baddbmm",
+            lambda s=s: OursAllBaddbmm(s, threads, args.hidden),
+        )
         for s in args.seeds
     ]
     training += [
@@ -417,17 +436,19 @@ def cpu_model() -> str:
 
 def machine_facts(args) -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return "\n".join([
-        f"Date: {datetime.datetime.now().astimezone().isoformat(timespec='minutes')}",
-        f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
-        f"MKL {'yes' if torch.backends.mkl.is_available() else 'no'}, "
-        f"python {platform.python_version()}",
-        f"CPU: {cpu_model()}, {os.cpu_count()} logical CPUs; load average before: {load}",
-        f"Threads measured: {' '.join(map(str, args.threads))}; repeats {args.repeats}, "
-        f">= {args.min_seconds:g} s of training each (median shown); seeds {args.seeds}; "
-        f"hidden layers {args.hidden}; untimed pretrain steps {args.pretrain_steps}; "
-        f"flush denormals {'on' if args.flush_denormal else 'off'}",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"Date: {datetime.datetime.now().astimezone().isoformat(timespec='minutes')}",
+            f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+            f"MKL {'yes' if torch.backends.mkl.is_available() else 'no'}, "
+            f"python {platform.python_version()}",
+            f"CPU: {cpu_model()}, {os.cpu_count()} logical CPUs; load average before: {load}",
+            f"Threads measured: {' '.join(map(str, args.threads))}; repeats {args.repeats}, "
+            f">= {args.min_seconds:g} s of training each (median shown); seeds {args.seeds}; "
+            f"hidden layers {args.hidden}; untimed pretrain steps {args.pretrain_steps}; "
+            f"flush denormals {'on' if args.flush_denormal else 'off'}",
+        ]
+    )
 
 
 def results_table(blocks: list[tuple[int, list[Timed], list[Timed]]], flop: int) -> str:

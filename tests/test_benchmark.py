@@ -5,15 +5,17 @@ import importlib.util
 import sys
 
 import pytest
+from conftest import REPO
 from torch.utils._python_dispatch import TorchDispatchMode  # sees the ops autograd runs too
 
-from conftest import REPO
 from gansweep.training.ring import RingTrainer
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("ring_throughput", REPO / "benchmarks/ring_throughput.py")
+    spec = importlib.util.spec_from_file_location(
+        "ring_throughput", REPO / "benchmarks/ring_throughput.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look the module up
     spec.loader.exec_module(module)

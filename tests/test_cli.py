@@ -27,16 +27,38 @@ def test_unknown_ring_figure_lists_the_known_names(tmp_path):
     from gansweep.figures.ring import FIGURES
 
     with pytest.raises(SystemExit) as err:
-        main(["figure", "rates_vs_alpha", "--out", str(tmp_path / "x.png"), str(tmp_path / "summary.parquet")])
-    assert str(err.value) == f"gansweep: unknown figure 'rates_vs_alpha'; known: {', '.join(sorted(FIGURES))}"
+        main(
+            [
+                "figure",
+                "rates_vs_alpha",
+                "--out",
+                str(tmp_path / "x.png"),
+                str(tmp_path / "summary.parquet"),
+            ]
+        )
+    assert (
+        str(err.value)
+        == f"gansweep: unknown figure 'rates_vs_alpha'; known: {', '.join(sorted(FIGURES))}"
+    )
 
 
 def test_unknown_image_figure_lists_the_known_names(tmp_path):
     from gansweep.figures.images import FIGURES
 
     with pytest.raises(SystemExit) as err:
-        main(["image-figure", "fid", "--out", str(tmp_path / "x.png"), str(tmp_path / "summary.parquet")])
-    assert str(err.value) == f"gansweep: unknown image figure 'fid'; known: {', '.join(sorted(FIGURES))}"
+        main(
+            [
+                "image-figure",
+                "fid",
+                "--out",
+                str(tmp_path / "x.png"),
+                str(tmp_path / "summary.parquet"),
+            ]
+        )
+    assert (
+        str(err.value)
+        == f"gansweep: unknown image figure 'fid'; known: {', '.join(sorted(FIGURES))}"
+    )
 
 
 def test_list_prints_every_registered_name_with_a_description(capsys):

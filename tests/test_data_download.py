@@ -56,17 +56,28 @@ def test_wrong_lsun_mirror_is_rejected_then_right_one_accepted(lsun_zips, tmp_pa
     zip_path = _lsun_dir(tmp_path) / "classroom_train_lmdb.zip"
     rejected = zip_path.with_name(zip_path.name + ".rejected")
     reason = "not a readable zip" if wrong == "junk" else f"holds 5 records, not {N_LSUN}"
-    for needle in (bad.as_uri(), str(zip_path), str(rejected), reason, "downloads.lsun_classroom.url"):
+    for needle in (
+        bad.as_uri(),
+        str(zip_path),
+        str(rejected),
+        reason,
+        "downloads.lsun_classroom.url",
+    ):
         assert needle in message
     assert rejected.read_bytes() == bad.read_bytes()  # moved aside, kept for inspection
     assert not zip_path.exists() and not (_lsun_dir(tmp_path) / "classroom_train_lmdb").exists()
     assert _sidecars(tmp_path) == [] and _temp_leftovers(tmp_path) == []
 
-    got = data.download("lsun_classroom", tmp_path, url=lsun_zips["right"].as_uri(), n_images=N_LSUN)
+    got = data.download(
+        "lsun_classroom", tmp_path, url=lsun_zips["right"].as_uri(), n_images=N_LSUN
+    )
     assert len(fx.lsun_records(got)) == N_LSUN
     sha = hashlib.sha256(lsun_zips["right"].read_bytes()).hexdigest()
     assert (zip_path.parent / "classroom_train_lmdb.zip.sha256").read_text().split()[0] == sha
-    assert _sidecars(tmp_path) == ["classroom_train_lmdb.zip.sha256"] and _temp_leftovers(tmp_path) == []
+    assert (
+        _sidecars(tmp_path) == ["classroom_train_lmdb.zip.sha256"]
+        and _temp_leftovers(tmp_path) == []
+    )
 
 
 def test_lsun_count_defaults_to_the_published_one(lsun_zips, tmp_path):
@@ -87,10 +98,14 @@ def test_wrong_file_trusted_by_an_older_run_is_replaced(lsun_zips, tmp_path):
         f"{hashlib.sha256(zip_path.read_bytes()).hexdigest()}  classroom_train_lmdb.zip\n"
     )
     fx.make_lsun_lmdb(raw, n=5, seed=1)  # an LMDB of the wrong size at the target folder
-    got = data.download("lsun_classroom", tmp_path, url=lsun_zips["right"].as_uri(), n_images=N_LSUN)
+    got = data.download(
+        "lsun_classroom", tmp_path, url=lsun_zips["right"].as_uri(), n_images=N_LSUN
+    )
     assert len(fx.lsun_records(got)) == N_LSUN
     assert len(fx.lsun_records(raw / "classroom_train_lmdb.rejected")) == 5
-    assert (raw / "classroom_train_lmdb.zip.rejected").read_bytes() == lsun_zips["junk"].read_bytes()
+    assert (raw / "classroom_train_lmdb.zip.rejected").read_bytes() == lsun_zips[
+        "junk"
+    ].read_bytes()
     sha = hashlib.sha256(lsun_zips["right"].read_bytes()).hexdigest()
     assert (raw / "classroom_train_lmdb.zip.sha256").read_text().split()[0] == sha
 
@@ -100,14 +115,26 @@ def test_lsun_zip_already_in_place_is_verified_before_use(lsun_zips, tmp_path):
     raw = _lsun_dir(tmp_path)
     raw.mkdir()
     (raw / "classroom_train_lmdb.zip").write_bytes(lsun_zips["right"].read_bytes())
-    got = data.download("lsun_classroom", tmp_path, url="/nowhere.zip", n_images=N_LSUN)  # not fetched
+    got = data.download(
+        "lsun_classroom", tmp_path, url="/nowhere.zip", n_images=N_LSUN
+    )  # not fetched
     assert len(fx.lsun_records(got)) == N_LSUN
     assert _sidecars(tmp_path) == ["classroom_train_lmdb.zip.sha256"]
 
 
 def test_cli_passes_n_images_and_records_it(lsun_zips, tmp_path):
-    cli(["download", "lsun_classroom", "--data-root", str(tmp_path), "--url", str(lsun_zips["right"]),
-         "--n-images", str(N_LSUN)])  # fmt: skip
+    cli(
+        [
+            "download",
+            "lsun_classroom",
+            "--data-root",
+            str(tmp_path),
+            "--url",
+            str(lsun_zips["right"]),
+            "--n-images",
+            str(N_LSUN),
+        ]
+    )
     record = json.loads((_lsun_dir(tmp_path) / "download.json").read_text())
     assert record["n_images"] == N_LSUN and record["path"].endswith("classroom_train_lmdb")
 
@@ -174,4 +201,7 @@ def test_progress_in_a_log_file_is_plain_lines(capsys):
     progress.update(2**20)
     progress.update(2**20)
     progress.close()
-    assert capsys.readouterr().err.splitlines() == ["[gansweep.data]   1 MiB (25 %)", "[gansweep.data]   2 MiB (50 %)"]
+    assert capsys.readouterr().err.splitlines() == [
+        "[gansweep.data]   1 MiB (25 %)",
+        "[gansweep.data]   2 MiB (50 %)",
+    ]

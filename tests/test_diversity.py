@@ -16,7 +16,6 @@ from gansweep.metrics import fid as F
 from gansweep.models import MODELS
 from gansweep.testing.fixtures import make_cifar10_archive
 
-
 # ---- PRDC ----------------------------------------------------------------------------------
 
 
@@ -48,7 +47,9 @@ def test_prdc_identical_sets_and_the_package():
 def test_prdc_needs_more_samples_than_k():
     with pytest.raises(ValueError, match="at least 7"):
         D.prdc(np.zeros((6, 3)), np.zeros((9, 3)))
-    assert np.isfinite(D.prdc(np.arange(21.0).reshape(7, 3), np.arange(21.0).reshape(7, 3) + 1)["recall"])
+    assert np.isfinite(
+        D.prdc(np.arange(21.0).reshape(7, 3), np.arange(21.0).reshape(7, 3) + 1)["recall"]
+    )
 
 
 # ---- KID -----------------------------------------------------------------------------------
@@ -122,18 +123,45 @@ def job(tmp_path_factory):
     weights = d / F.FID.file_name
     sha = F.write_standin_weights("fid", weights)
     ref = d / "ref.npz"
-    F.compute_reference_stats("fid", "cifar10", d / "data", "train", weights, ref, device="cpu",
-                              batch_size=5, sha256_prefix=sha[:16])  # fmt: skip
+    F.compute_reference_stats(
+        "fid",
+        "cifar10",
+        d / "data",
+        "train",
+        weights,
+        ref,
+        device="cpu",
+        batch_size=5,
+        sha256_prefix=sha[:16],
+    )
     job_dir = d / "run"
     torch.manual_seed(0)
     pair = MODELS["dcgan32"](z_dim=8)
     (job_dir / "seed1/generators").mkdir(parents=True)
-    torch.save({"architecture": "dcgan32", "z_dim": 8, "n_classes": 0, "generator": pair.generator.state_dict(),
-                "step": 10, "epoch": 1.0}, job_dir / "seed1/generators/step00000010.pt")  # fmt: skip
+    torch.save(
+        {
+            "architecture": "dcgan32",
+            "z_dim": 8,
+            "n_classes": 0,
+            "generator": pair.generator.state_dict(),
+            "step": 10,
+            "epoch": 1.0,
+        },
+        job_dir / "seed1/generators/step00000010.pt",
+    )
     pd.DataFrame({"seed": [1], "diverged_step": [np.nan]}).to_parquet(job_dir / "runs.parquet")
-    spec = {"study": "s", "dataset": "cifar10", "cell": "dcgan32-non_saturating-ad1-ag1-lr0.0002",
-            "architecture": "dcgan32", "objective": "non_saturating", "alpha_d": 1.0, "alpha_g": 1.0,
-            "lr_d": 2e-4, "lr_g": 2e-4, "seeds": [1]}  # fmt: skip
+    spec = {
+        "study": "s",
+        "dataset": "cifar10",
+        "cell": "dcgan32-non_saturating-ad1-ag1-lr0.0002",
+        "architecture": "dcgan32",
+        "objective": "non_saturating",
+        "alpha_d": 1.0,
+        "alpha_g": 1.0,
+        "lr_d": 2e-4,
+        "lr_g": 2e-4,
+        "seeds": [1],
+    }
     return {"dir": d, "ref": ref, "weights": weights, "sha": sha, "job_dir": job_dir, "spec": spec}
 
 
@@ -142,7 +170,9 @@ def test_reference_keeps_real_features(job):
     assert ref["features"].shape == (10, 2048) and ref["features"].dtype == np.float32
     assert ref["protocol"]["n_features_kept"] == 10
     # all 10 kept (in a random order): their mean is the statistics' mean
-    np.testing.assert_allclose(ref["features"].astype(np.float64).mean(0), ref["mu"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        ref["features"].astype(np.float64).mean(0), ref["mu"], rtol=1e-4, atol=1e-5
+    )
     assert "features" not in F.load_stats(job["ref"])
 
 
@@ -162,14 +192,32 @@ def test_evaluation_records_prdc_and_kid_from_the_fid_pass(job, monkeypatch):
         monkeypatch.setattr(D, name, wrapped)
 
     monkeypatch.setattr(F.FeatureExtractor, "forward", recording)
-    monkeypatch.setattr(F, "frechet_distance", lambda *args: 1.0)  # a 2048² sqrtm: slow, tested apart
+    monkeypatch.setattr(
+        F, "frechet_distance", lambda *args: 1.0
+    )  # a 2048² sqrtm: slow, tested apart
     spy("prdc", D.prdc)
     spy("kid", D.kid)
-    spec = {**job["spec"], "eval": {"seed": 7, "n_samples": 8, "metrics": ["fid"],
-                                    "feature_metrics": ["prdc", "kid"], "feature_samples": 7}}  # fmt: skip
-    table = evaluate_image_job(spec, job["job_dir"], {"fid": job["ref"]}, {"fid": job["weights"]},
-                               job["dir"] / "eval.parquet", job["dir"] / "images.npz", device="cpu",
-                               batch_size=4, weights_sha256={"fid": job["sha"][:16]})  # fmt: skip
+    spec = {
+        **job["spec"],
+        "eval": {
+            "seed": 7,
+            "n_samples": 8,
+            "metrics": ["fid"],
+            "feature_metrics": ["prdc", "kid"],
+            "feature_samples": 7,
+        },
+    }
+    table = evaluate_image_job(
+        spec,
+        job["job_dir"],
+        {"fid": job["ref"]},
+        {"fid": job["weights"]},
+        job["dir"] / "eval.parquet",
+        job["dir"] / "images.npz",
+        device="cpu",
+        batch_size=4,
+        weights_sha256={"fid": job["sha"][:16]},
+    )
     assert [len(o) for o in outputs] == [4, 4]  # one pass over the generated images gives it all
     row = table.iloc[0]
     assert row["feature_n"] == 7 and row["prdc_k"] == 5 and row["kid_subset_size"] == 7
@@ -192,21 +240,60 @@ def test_evaluation_without_features_in_the_reference(job, tmp_path):
     F.save_stats(old, ref["mu"], ref["sigma"], ref["n"], ref["protocol"])
     spec = {**job["spec"], "eval": {"seed": 7, "n_samples": 4, "metrics": ["fid"]}}
     with pytest.raises(ValueError, match="hold no real features.*reference_stats.*feature_metrics"):
-        evaluate_image_job(spec, job["job_dir"], {"fid": old}, {"fid": job["weights"]}, tmp_path / "e.parquet",
-                           tmp_path / "i.npz", device="cpu", weights_sha256={"fid": job["sha"][:16]})  # fmt: skip
+        evaluate_image_job(
+            spec,
+            job["job_dir"],
+            {"fid": old},
+            {"fid": job["weights"]},
+            tmp_path / "e.parquet",
+            tmp_path / "i.npz",
+            device="cpu",
+            weights_sha256={"fid": job["sha"][:16]},
+        )
 
 
 def test_aggregate_image_summarises_every_metric():
     rows = []
     for lr in (1e-4, 2e-4):
         for seed in (1, 2, 3):
-            rows.append(dict(study="s", dataset="cifar10", cell=f"dcgan32-hinge-lr{lr:g}", architecture="dcgan32",
-                             objective="hinge", alpha_d=np.nan, alpha_g=np.nan, lr_d=lr, lr_g=lr, seed=seed,
-                             step=100, epoch=1.0, status="ok", fid=10.0 * seed, precision=0.5, recall=0.1 * seed,
-                             density=1.0, coverage=0.2 * seed, kid=0.01 * seed))  # fmt: skip
+            rows.append(
+                dict(
+                    study="s",
+                    dataset="cifar10",
+                    cell=f"dcgan32-hinge-lr{lr:g}",
+                    architecture="dcgan32",
+                    objective="hinge",
+                    alpha_d=np.nan,
+                    alpha_g=np.nan,
+                    lr_d=lr,
+                    lr_g=lr,
+                    seed=seed,
+                    step=100,
+                    epoch=1.0,
+                    status="ok",
+                    fid=10.0 * seed,
+                    precision=0.5,
+                    recall=0.1 * seed,
+                    density=1.0,
+                    coverage=0.2 * seed,
+                    kid=0.01 * seed,
+                )
+            )
     evals = pd.DataFrame(rows)
-    train = evals[["study", "dataset", "cell", "architecture", "objective", "alpha_d", "alpha_g", "lr_d", "lr_g",
-                   "seed"]].assign(status="ok", diverged_step=np.nan)  # fmt: skip
+    train = evals[
+        [
+            "study",
+            "dataset",
+            "cell",
+            "architecture",
+            "objective",
+            "alpha_d",
+            "alpha_g",
+            "lr_d",
+            "lr_g",
+            "seed",
+        ]
+    ].assign(status="ok", diverged_step=np.nan)
     train.loc[5, "status"], train.loc[5, "diverged_step"] = "diverged", 50
     evals = evals.drop(index=5)  # the diverged run never reached step 100
     runs, summary = aggregate_image(evals, train)
@@ -214,9 +301,14 @@ def test_aggregate_image_summarises_every_metric():
     assert len(summary) == 2  # one row per cell and checkpoint, whatever the metrics
     row = summary.set_index("lr_d").loc[1e-4]
     assert row["recall_mean"] == pytest.approx(0.2) and row["coverage_mean"] == pytest.approx(0.4)
-    assert row["kid_mean"] == pytest.approx(0.02) and row["recall_ci_low"] < 0.2 < row["recall_ci_high"]
+    assert (
+        row["kid_mean"] == pytest.approx(0.02)
+        and row["recall_ci_low"] < 0.2 < row["recall_ci_high"]
+    )
     other = summary.set_index("lr_d").loc[2e-4]
-    assert other["n_seeds"] == 3 and other["n_ok"] == 2 and other["recall_mean"] == pytest.approx(0.15)
+    assert (
+        other["n_seeds"] == 3 and other["n_ok"] == 2 and other["recall_mean"] == pytest.approx(0.15)
+    )
 
 
 def test_feature_metrics_config_cli_and_module_agree():
@@ -224,7 +316,9 @@ def test_feature_metrics_config_cli_and_module_agree():
 
     from gansweep.cli import build_parser
 
-    schema = yaml.safe_load((Path(__file__).parents[1] / "workflow/schemas/config.schema.yaml").read_text())
+    schema = yaml.safe_load(
+        (Path(__file__).parents[1] / "workflow/schemas/config.schema.yaml").read_text()
+    )
     found = []
 
     def walk(node):
@@ -239,7 +333,27 @@ def test_feature_metrics_config_cli_and_module_agree():
 
     walk(schema)
     assert found and all(f["items"]["enum"] == list(D.FEATURE_METRICS) for f in found)
-    args = build_parser().parse_args(["evaluate-image", "--spec", "s", "--job-dir", "j", "--metric", "fid", "r", "w",
-                                      "--n-samples", "4", "--eval-seed", "1", "--out", "o", "--images", "i",
-                                      "--feature-metrics", *D.FEATURE_METRICS])  # fmt: skip
+    args = build_parser().parse_args(
+        [
+            "evaluate-image",
+            "--spec",
+            "s",
+            "--job-dir",
+            "j",
+            "--metric",
+            "fid",
+            "r",
+            "w",
+            "--n-samples",
+            "4",
+            "--eval-seed",
+            "1",
+            "--out",
+            "o",
+            "--images",
+            "i",
+            "--feature-metrics",
+            *D.FEATURE_METRICS,
+        ]
+    )
     assert args.feature_metrics == list(D.FEATURE_METRICS) and args.feature_samples == 10_000

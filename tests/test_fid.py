@@ -88,7 +88,9 @@ def test_frechet_equal_gaussians_is_zero():
 def test_frechet_same_covariance_is_squared_mean_distance():
     rng = np.random.default_rng(1)
     mu1, mu2, s = rng.normal(size=5), rng.normal(size=5), _random_spd(rng, 5)
-    assert F.frechet_distance(mu1, s, mu2, s) == pytest.approx(np.sum((mu1 - mu2) ** 2), rel=1e-7, abs=1e-9)
+    assert F.frechet_distance(mu1, s, mu2, s) == pytest.approx(
+        np.sum((mu1 - mu2) ** 2), rel=1e-7, abs=1e-9
+    )
 
 
 def test_frechet_diagonal_covariances():
@@ -165,7 +167,9 @@ def test_fetch_weights_from_local_path_and_file_url(standin, tmp_path):
     assert (tmp_path / "w" / (dest.name + ".sha256")).read_text().split()[0] == sha
     mtime = dest.stat().st_mtime_ns
     # present and verified: skipped, even with a source that does not exist
-    again = F.fetch_weights("fid_tv_logits", tmp_path / "w", url=str(tmp_path / "nowhere.pth"), sha256_prefix=sha[:8])
+    again = F.fetch_weights(
+        "fid_tv_logits", tmp_path / "w", url=str(tmp_path / "nowhere.pth"), sha256_prefix=sha[:8]
+    )
     assert again == dest and dest.stat().st_mtime_ns == mtime
     # a file:// URL works too, and nothing but the file and its sidecar is left
     dest2 = F.fetch_weights("fid_tv_logits", tmp_path / "w2", url=src.as_uri(), sha256_prefix=sha)
@@ -215,7 +219,11 @@ def test_official_urls_and_prefixes():
 
     fid, tv = F.FEATURE_EXTRACTORS["fid"], F.FEATURE_EXTRACTORS["fid_tv_logits"]
     assert fid.url == FID_WEIGHTS_URL and fid.url.endswith(fid.file_name) and fid.dims == 2048
-    assert tv.url == Inception_V3_Weights.IMAGENET1K_V1.url and tv.url.endswith(tv.file_name) and tv.dims == 1000
+    assert (
+        tv.url == Inception_V3_Weights.IMAGENET1K_V1.url
+        and tv.url.endswith(tv.file_name)
+        and tv.dims == 1000
+    )
     assert (fid.sha256_prefix, tv.sha256_prefix) == ("6726825d", "0cc3c7bd")
     assert (fid.default_split, tv.default_split) == ("train", "test")
     assert METRICS["fid"] is fid and METRICS["fid_tv_logits"] is tv
@@ -244,16 +252,25 @@ def test_standin_layout_matches_architectures(standin):
 def test_extractors_load_the_file(standin, extractors):
     fid_sd = torch.load(standin["fid"][0], weights_only=True)
     net = extractors["fid"].net.inception
-    torch.testing.assert_close(net.blocks[0][0].conv.weight, fid_sd["Conv2d_1a_3x3.conv.weight"], rtol=0, atol=0)
-    torch.testing.assert_close(net.blocks[3][2].branch_pool.conv.weight, fid_sd["Mixed_7c.branch_pool.conv.weight"])
+    torch.testing.assert_close(
+        net.blocks[0][0].conv.weight, fid_sd["Conv2d_1a_3x3.conv.weight"], rtol=0, atol=0
+    )
+    torch.testing.assert_close(
+        net.blocks[3][2].branch_pool.conv.weight, fid_sd["Mixed_7c.branch_pool.conv.weight"]
+    )
     assert net.resize_input and net.normalize_input and net.output_blocks == [3]
     tv_sd = torch.load(standin["fid_tv_logits"][0], weights_only=True)
-    torch.testing.assert_close(extractors["fid_tv_logits"].net.fc.weight, tv_sd["fc.weight"], rtol=0, atol=0)
+    torch.testing.assert_close(
+        extractors["fid_tv_logits"].net.fc.weight, tv_sd["fc.weight"], rtol=0, atol=0
+    )
     assert extractors["fid_tv_logits"].net.transform_input
     for metric in ("fid", "fid_tv_logits"):
         ex = extractors[metric]
         assert not ex.training and not any(p.requires_grad for p in ex.parameters())
-        assert ex.protocol()["weights_sha256"] == standin[metric][1] and not ex.protocol()["official_weights"]
+        assert (
+            ex.protocol()["weights_sha256"] == standin[metric][1]
+            and not ex.protocol()["official_weights"]
+        )
     x = torch.rand(1, 3, 32, 32)
     for bad in (x * 2 - 1, x[:, :1]):
         with pytest.raises(ValueError):
@@ -279,19 +296,38 @@ class Spy:
 
 def test_reference_stats_save_load(standin, extractors, data_root, tmp_path):
     path, sha = standin["fid"]
-    mu, sigma, n = F.reference_stats("fid", "cifar10", data_root, "train", path, "cpu", batch_size=1,
-                                     max_images=2, sha256_prefix=sha[:8])  # fmt: skip
+    mu, sigma, n = F.reference_stats(
+        "fid",
+        "cifar10",
+        data_root,
+        "train",
+        path,
+        "cpu",
+        batch_size=1,
+        max_images=2,
+        sha256_prefix=sha[:8],
+    )
     assert n == 2 and mu.shape == (2048,) and sigma.shape == (2048, 2048)
     # the same as running the extractor on the uint8 images / 255 in one batch
-    images = torch.from_numpy(np.array(load_split("cifar10", data_root, "train").images[:2])).permute(0, 3, 1, 2)
+    images = torch.from_numpy(
+        np.array(load_split("cifar10", data_root, "train").images[:2])
+    ).permute(0, 3, 1, 2)
     feats = extractors["fid"](images.float() / 255)
-    assert feats.shape == (2, 2048) and feats.dtype == torch.float64  # the extractor's output contract
+    assert (
+        feats.shape == (2, 2048) and feats.dtype == torch.float64
+    )  # the extractor's output contract
     feats = feats.numpy()
     np.testing.assert_allclose(mu, feats.mean(0), rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(sigma, np.cov(feats, rowvar=False), rtol=1e-5, atol=1e-10)
 
     out = tmp_path / F.reference_stats_name("fid", "cifar10", "train", 32, sha)
-    proto = {"metric": "fid", "dataset": "cifar10", "split": "train", "resolution": 32, "weights_sha256": sha}
+    proto = {
+        "metric": "fid",
+        "dataset": "cifar10",
+        "split": "train",
+        "resolution": 32,
+        "weights_sha256": sha,
+    }
     F.save_stats(out, mu, sigma, n, proto)
     ref = F.load_stats(out)
     np.testing.assert_array_equal(ref["mu"], mu)
@@ -310,8 +346,18 @@ def test_fid_tv_logits_end_to_end(standin, extractors, data_root, tmp_path):
     a deterministic sampler; the whole plumbing gives a finite, non-negative number."""
     path, sha = standin["fid_tv_logits"]
     out = tmp_path / "ref.npz"
-    record = F.compute_reference_stats("fid_tv_logits", "cifar10", data_root, None, path, out, device="cpu",
-                                       batch_size=2, max_images=3, sha256_prefix=sha[:8])  # fmt: skip
+    record = F.compute_reference_stats(
+        "fid_tv_logits",
+        "cifar10",
+        data_root,
+        None,
+        path,
+        out,
+        device="cpu",
+        batch_size=2,
+        max_images=3,
+        sha256_prefix=sha[:8],
+    )
     ref = F.load_stats(out)
     proto = ref["protocol"]
     assert proto == json.loads(json.dumps(record)) | {"n": 3, "dims": 1000}
@@ -373,8 +419,12 @@ def test_standin_architecture_is_pytorch_fids():
     import pytorch_fid.inception as pfi
 
     net = F.fid_inception_architecture()
-    for name, cls in (("Mixed_5b", pfi.FIDInceptionA), ("Mixed_6e", pfi.FIDInceptionC),
-                      ("Mixed_7b", pfi.FIDInceptionE_1), ("Mixed_7c", pfi.FIDInceptionE_2)):  # fmt: skip
+    for name, cls in (
+        ("Mixed_5b", pfi.FIDInceptionA),
+        ("Mixed_6e", pfi.FIDInceptionC),
+        ("Mixed_7b", pfi.FIDInceptionE_1),
+        ("Mixed_7c", pfi.FIDInceptionE_2),
+    ):
         assert type(getattr(net, name)) is cls
     assert net.fc.out_features == 1008 and net.AuxLogits is None
 
@@ -420,8 +470,17 @@ def test_reference_stats_report_progress(standin, extractors, data_root, capsys,
     from gansweep.metrics import progress
 
     monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)
-    F.reference_stats("fid_tv_logits", "cifar10", data_root, "test", None, "cpu", batch_size=2, max_images=4,
-                      extractor=extractors["fid_tv_logits"])  # fmt: skip
+    F.reference_stats(
+        "fid_tv_logits",
+        "cifar10",
+        data_root,
+        "test",
+        None,
+        "cpu",
+        batch_size=2,
+        max_images=4,
+        extractor=extractors["fid_tv_logits"],
+    )
     err = capsys.readouterr().err
     assert "fid_tv_logits reference cifar10 test: 2/4 (50 %)" in err
     assert "4/4 (100 %)" in err and "ETA" in err

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 import torch
-
 from conftest import REPO
+
 from gansweep.losses import LOSSES, zero_centred_penalties
 
 no_cuda_skip = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -30,8 +30,9 @@ def restore_threads():
     torch.set_num_threads(threads)
 
 
-def test_without_cuda_it_says_so_skips_the_cuda_parts_and_runs_the_cpu_ones(gpu_check, capsys, monkeypatch,
-                                                                          restore_threads):  # fmt: skip
+def test_without_cuda_it_says_so_skips_the_cuda_parts_and_runs_the_cpu_ones(
+    gpu_check, capsys, monkeypatch, restore_threads
+):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert gpu_check.main(["--quick"]) == 0
     out = capsys.readouterr().out
@@ -40,9 +41,13 @@ def test_without_cuda_it_says_so_skips_the_cuda_parts_and_runs_the_cpu_ones(gpu_
     assert table[0].startswith("| check | device | status")
     skipped = [line for line in table if "| skipped |" in line]
     assert len(skipped) == 4 and all("no CUDA device" in line for line in skipped)
-    assert any("ring trainer fp32, G 4x400, D 4x200" in line and "| cpu | ok |" in line for line in table)
+    assert any(
+        "ring trainer fp32, G 4x400, D 4x200" in line and "| cpu | ok |" in line for line in table
+    )
     assert any("projected presets/ring_paper.yaml" in line and "26 jobs" in line for line in table)
-    assert any("projected presets/ring_losses_paper.yaml" in line and "14 jobs" in line for line in table)
+    assert any(
+        "projected presets/ring_losses_paper.yaml" in line and "14 jobs" in line for line in table
+    )
     assert any("image smoke, amp off" in line and "| cpu | ok |" in line for line in table)
     assert "0 failed check(s)" in out
 
@@ -59,7 +64,9 @@ def test_the_agreement_check_compares_parameters_of_two_devices(gpu_check):
 
 def test_projection_counts_every_run_step_of_the_preset(gpu_check):
     hours, jobs, run_steps = gpu_check.projected_hours("presets/ring_paper.yaml", rate=1000.0)
-    assert jobs == 26 and run_steps == 15_200 * 156_400  # README: 15,200 runs, 400 epochs of 391 steps
+    assert (
+        jobs == 26 and run_steps == 15_200 * 156_400
+    )  # README: 15,200 runs, 400 epochs of 391 steps
     assert hours == pytest.approx(run_steps / 1000.0 / 3600)
 
 
@@ -69,7 +76,9 @@ def test_projection_counts_every_run_step_of_the_preset(gpu_check):
 @pytest.mark.parametrize("case", range(4))
 def test_ring_training_on_cuda_matches_cpu_in_float64(gpu_check, case):
     grid, train = gpu_check.AGREEMENT_CASES[case]
-    assert gpu_check.max_param_difference(grid, train, "cpu", "cuda") < gpu_check.AGREEMENT_TOLERANCE
+    assert (
+        gpu_check.max_param_difference(grid, train, "cpu", "cuda") < gpu_check.AGREEMENT_TOLERANCE
+    )
 
 
 @pytest.mark.cuda
@@ -85,8 +94,12 @@ def test_losses_and_penalties_on_cuda_equal_cpu(name):
     for device in ("cpu", "cuda"):
         r, f, wd, p = (t.to(device) for t in (real, fake, w, points))
         g_args = (r,) if obj.relativistic else ()
-        penalty = zero_centred_penalties(lambda x: torch.tanh((x * wd[:, None]).sum(-1)), p[0], p[1], 1.0, 2.0, 1)
-        results.append([t.cpu() for t in (obj.d_loss(r, f, 1.0), obj.g_loss(f, 1.0, *g_args), penalty)])
+        penalty = zero_centred_penalties(
+            lambda x: torch.tanh((x * wd[:, None]).sum(-1)), p[0], p[1], 1.0, 2.0, 1
+        )
+        results.append(
+            [t.cpu() for t in (obj.d_loss(r, f, 1.0), obj.g_loss(f, 1.0, *g_args), penalty)]
+        )
     for cpu, cuda in zip(*results):
         torch.testing.assert_close(cuda, cpu)
 

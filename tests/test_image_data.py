@@ -84,7 +84,9 @@ def test_download_verifies_writes_sidecar_and_skips(sources, tmp_path, monkeypat
     assert got == tmp_path / "cifar10" / "cifar-10-python.tar.gz"
     assert got.read_bytes() == path.read_bytes()
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    assert (tmp_path / "cifar10" / "cifar-10-python.tar.gz.sha256").read_text() == f"{sha}  cifar-10-python.tar.gz\n"
+    assert (
+        tmp_path / "cifar10" / "cifar-10-python.tar.gz.sha256"
+    ).read_text() == f"{sha}  cifar-10-python.tar.gz\n"
     assert _leftovers(tmp_path) == []
 
     def no_network(*args, **kwargs):
@@ -168,7 +170,9 @@ def test_lsun_download_unzips_atomically_and_records_sha256(sources, tmp_path):
     sidecar = tmp_path / "lsun_classroom" / "classroom_train_lmdb.zip.sha256"
     assert sidecar.read_text().split()[0] == sha
     assert _leftovers(tmp_path) == []
-    assert im.download("lsun_classroom", tmp_path, url="/nonexistent.zip", n_images=N_LSUN) == got  # verified, kept
+    assert (
+        im.download("lsun_classroom", tmp_path, url="/nonexistent.zip", n_images=N_LSUN) == got
+    )  # verified, kept
 
 
 # -- prepare and load: CIFAR-10 ---------------------------------------------------------------
@@ -178,7 +182,10 @@ def test_cifar_prepared_arrays_round_trip(sources, cifar_root):
     path, md5 = sources["cifar10"]
     batches = fx.read_cifar10_batches(path)
     prepared = cifar_root / "cifar10" / "prepared"
-    for split, names in (("train", [f"data_batch_{i}" for i in range(1, 6)]), ("test", ["test_batch"])):
+    for split, names in (
+        ("train", [f"data_batch_{i}" for i in range(1, 6)]),
+        ("test", ["test_batch"]),
+    ):
         chw = np.concatenate([batches[n][b"data"] for n in names])
         labels = np.concatenate([batches[n][b"labels"] for n in names])
         images = np.load(prepared / f"{split}_images.npy", mmap_mode="r")
@@ -193,7 +200,10 @@ def test_cifar_prepared_arrays_round_trip(sources, cifar_root):
         np.testing.assert_array_equal(stored, labels)
     meta = json.loads((prepared / "meta.json").read_text())
     assert meta["counts"] == {"train": 30, "test": 5} and meta["resolution"] == 32
-    assert meta["source"]["files"][0]["md5"] == md5 and meta["source"]["md5_matches_published"] is False
+    assert (
+        meta["source"]["files"][0]["md5"] == md5
+        and meta["source"]["md5_matches_published"] is False
+    )
     assert meta["gansweep_version"]
 
     arrays = im.load_split("cifar10", cifar_root, "test")
@@ -235,7 +245,9 @@ def test_celeba_split_counts_disjoint_reproducible(celeba_root):
     train = np.load(prepared / "train_indices.npy")
     test = np.load(prepared / "test_indices.npy")
     assert len(train) == n_train and len(test) == N_CELEBA - n_train
-    assert set(train).isdisjoint(test) and sorted(np.concatenate([train, test])) == list(range(N_CELEBA))
+    assert set(train).isdisjoint(test) and sorted(np.concatenate([train, test])) == list(
+        range(N_CELEBA)
+    )
     subsets = torch.utils.data.random_split(
         range(N_CELEBA), [n_train, N_CELEBA - n_train], generator=torch.Generator().manual_seed(1)
     )
@@ -333,7 +345,9 @@ def test_batch_range_shape_and_channels_last(celeba_root):
     arrays = im.load_split("celeba", celeba_root, "train")
     idx = [3, 0, 7]
     x, y = arrays.batch(idx, "cpu")
-    assert y is None and x.shape == (3, 3, 64, 64) and x.dtype == torch.float32 and x.is_contiguous()
+    assert (
+        y is None and x.shape == (3, 3, 64, 64) and x.dtype == torch.float32 and x.is_contiguous()
+    )
     assert -1.0 <= x.min() and x.max() <= 1.0
     raw = torch.from_numpy(np.asarray(arrays.images[idx])).permute(0, 3, 1, 2).float()
     torch.testing.assert_close(x, raw / 127.5 - 1, rtol=0, atol=0)

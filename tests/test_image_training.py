@@ -15,12 +15,17 @@ import torch
 from gansweep.config import validate_config
 from gansweep.data import download, prepare
 from gansweep.plan import image_jobs
+from gansweep.testing.fixtures import make_celeba_zip, make_cifar10_archive, make_lsun_zip
 from gansweep.training import image as image_training
 from gansweep.training.image import run_image_job
-from gansweep.testing.fixtures import make_celeba_zip, make_cifar10_archive, make_lsun_zip
 
-ARCH_DATA = {"dcgan32": "cifar10", "sngan_resnet32": "cifar10", "acgan32": "cifar10",
-             "dcgan64": "celeba", "dcgan112": "lsun_classroom"}  # fmt: skip
+ARCH_DATA = {
+    "dcgan32": "cifar10",
+    "sngan_resnet32": "cifar10",
+    "acgan32": "cifar10",
+    "dcgan64": "celeba",
+    "dcgan112": "lsun_classroom",
+}
 LOSSES = {
     "saturating": {"objective": "saturating", "lr": [2e-4]},
     "alpha_ns": {"objective": "non_saturating", "alpha_d": [0.6], "alpha_g": [1.2], "lr": [2e-4]},
@@ -47,11 +52,20 @@ def data_root(tmp_path_factory):
 
 def job_spec(root, arch, grid, seeds=(1,), steps=2, **execution):
     study = {
-        "dataset": ARCH_DATA[arch], "architecture": arch, "grids": [grid], "seeds": list(seeds),
-        "train": {"steps": steps, "batch_size": 4}, "log": {"every": 1},
-        "execution": {"threads": 1, "device": "cpu", "checkpoint_every": 2, "seeds_per_job": len(seeds),
-                      **execution},
-    }  # fmt: skip
+        "dataset": ARCH_DATA[arch],
+        "architecture": arch,
+        "grids": [grid],
+        "seeds": list(seeds),
+        "train": {"steps": steps, "batch_size": 4},
+        "log": {"every": 1},
+        "execution": {
+            "threads": 1,
+            "device": "cpu",
+            "checkpoint_every": 2,
+            "seeds_per_job": len(seeds),
+            **execution,
+        },
+    }
     config = validate_config({"studies": {"s": study}})
     jobs = image_jobs("s", config["studies"]["s"], str(root))
     assert len(jobs) == 1
@@ -82,14 +96,19 @@ def test_every_architecture_trains_with_every_loss(data_root, tmp_path, arch, lo
 def test_learning_rates_optimisers_and_n_critic_are_applied(data_root):
     spec = job_spec(data_root, "dcgan32", LOSSES["wgan_gp"])
     trainer = image_training.ImageTrainer(spec, 1, log=open(os.devnull, "w"))
-    assert isinstance(trainer.opt_d, torch.optim.Adam) and trainer.opt_d.defaults["betas"] == (0.0, 0.9)
+    assert isinstance(trainer.opt_d, torch.optim.Adam) and trainer.opt_d.defaults["betas"] == (
+        0.0,
+        0.9,
+    )
     assert trainer.opt_d.defaults["lr"] == 2e-4 and trainer.opt_g.defaults["lr"] == 1e-4
     spec = job_spec(data_root, "dcgan32", LOSSES["wgan"])
     trainer = image_training.ImageTrainer(spec, 1, log=open(os.devnull, "w"))
     assert isinstance(trainer.opt_d, torch.optim.RMSprop)
     trainer.train_step()
     assert trainer.consumed == 2  # n_critic = 2 real batches per generator step
-    assert max(float(p.detach().abs().max()) for p in trainer.D.parameters()) <= 0.01 + 1e-9  # clipped
+    assert (
+        max(float(p.detach().abs().max()) for p in trainer.D.parameters()) <= 0.01 + 1e-9
+    )  # clipped
 
 
 def test_same_seed_same_result_and_divergence_is_recorded(data_root, tmp_path, monkeypatch):
@@ -143,7 +162,10 @@ def test_a_corrupt_image_checkpoint_is_moved_aside_and_the_seed_restarts(data_ro
     buffer = io.BytesIO()
     torch.save(trainer.state_dict(), buffer)
     good = buffer.getvalue()
-    for damage, damaged in (("random", os.urandom(len(good))), ("truncated", good[: len(good) // 2])):
+    for damage, damaged in (
+        ("random", os.urandom(len(good))),
+        ("truncated", good[: len(good) // 2]),
+    ):
         ckpt = tmp_path / damage / "seed1/checkpoint.pt"
         ckpt.parent.mkdir(parents=True)
         ckpt.write_bytes(damaged)
@@ -151,7 +173,9 @@ def test_a_corrupt_image_checkpoint_is_moved_aside_and_the_seed_restarts(data_ro
         run_image_job(spec, tmp_path / damage, log=log)
 
         assert f"checkpoint {ckpt} is unreadable" in log.getvalue(), log.getvalue()
-        assert f"moved it to {ckpt}.corrupt" in log.getvalue() and "resumed from" not in log.getvalue()
+        assert (
+            f"moved it to {ckpt}.corrupt" in log.getvalue() and "resumed from" not in log.getvalue()
+        )
         assert ckpt.with_name("checkpoint.pt.corrupt").read_bytes() == damaged
         final = torch.load(tmp_path / damage / "seed1/final.pt", weights_only=False)["generator"]
         assert all(torch.equal(clean[k], final[k]) for k in clean), damage  # from scratch
@@ -166,7 +190,16 @@ def test_killed_image_job_resumes_to_the_same_parameters(data_root, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
 
     def cmd(out):
-        return [sys.executable, "-m", "gansweep", "train-image", "--spec", str(spec_path), "--out-dir", str(out)]
+        return [
+            sys.executable,
+            "-m",
+            "gansweep",
+            "train-image",
+            "--spec",
+            str(spec_path),
+            "--out-dir",
+            str(out),
+        ]
 
     subprocess.run(cmd(tmp_path / "straight"), check=True, env=env, capture_output=True)
     ckpt = tmp_path / "killed/seed1/checkpoint.pt"
@@ -177,7 +210,9 @@ def test_killed_image_job_resumes_to_the_same_parameters(data_root, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert ckpt.exists() and not (tmp_path / "killed/runs.parquet").exists(), "not killed mid-run"
-    resumed = subprocess.run(cmd(tmp_path / "killed"), check=True, env=env, capture_output=True, text=True)
+    resumed = subprocess.run(
+        cmd(tmp_path / "killed"), check=True, env=env, capture_output=True, text=True
+    )
     assert "resumed from" in resumed.stderr
 
     a = torch.load(tmp_path / "straight/seed1/final.pt", weights_only=False)
@@ -194,28 +229,39 @@ def test_killed_image_job_resumes_to_the_same_parameters(data_root, tmp_path):
 @pytest.mark.slow
 def test_image_study_runs_through_snakemake(tmp_path):
     import yaml
-
     from test_workflow import snakemake
 
     archive, md5 = make_cifar10_archive(tmp_path / "mirror", n_train_per_batch=8, n_test=4)
     config = {
         "data_dir": str(tmp_path / "data"),
         "downloads": {"cifar10": {"url": archive.as_uri(), "md5": md5}},
-        "studies": {"img_smoke": {
-            "dataset": "cifar10", "architecture": "dcgan32",
-            "grids": [{"objective": "hinge", "lr": [2e-4]},
-                      {"objective": "non_saturating", "architecture": "acgan32", "lr": [2e-4]}],
-            "seeds": 2, "train": {"steps": 3, "batch_size": 4}, "log": {"every": 1},
-            "execution": {"threads": 1, "device": "cpu"}, "resources": {"gpu": 0, "runtime": 10, "mem_mb": 1000},
-        }},
-    }  # fmt: skip
+        "studies": {
+            "img_smoke": {
+                "dataset": "cifar10",
+                "architecture": "dcgan32",
+                "grids": [
+                    {"objective": "hinge", "lr": [2e-4]},
+                    {"objective": "non_saturating", "architecture": "acgan32", "lr": [2e-4]},
+                ],
+                "seeds": 2,
+                "train": {"steps": 3, "batch_size": 4},
+                "log": {"every": 1},
+                "execution": {"threads": 1, "device": "cpu"},
+                "resources": {"gpu": 0, "runtime": 10, "mem_mb": 1000},
+            }
+        },
+    }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     # The training half of the workflow; smoke/paper_all covers FID and figures.
     targets = [f"results/img_smoke/train_{t}.parquet" for t in ("runs", "log", "grads")]
     out = snakemake(*targets, "--configfile", str(tmp_path / "config.yaml"), cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-4000:]
     runs = pd.read_parquet(tmp_path / "results/img_smoke/train_runs.parquet")
-    assert len(runs) == 4 and set(runs.status) == {"ok"} and set(runs.architecture) == {"dcgan32", "acgan32"}
+    assert (
+        len(runs) == 4
+        and set(runs.status) == {"ok"}
+        and set(runs.architecture) == {"dcgan32", "acgan32"}
+    )
     log = pd.read_parquet(tmp_path / "results/img_smoke/train_log.parquet")
     assert set(log.step) == {1, 2, 3} and log.groupby(["cell", "seed"]).size().eq(3).all()
     grads = pd.read_parquet(tmp_path / "results/img_smoke/train_grads.parquet")
@@ -235,6 +281,8 @@ def test_linear_learning_rate_decay_is_a_function_of_the_step(data_root):
         trainer.train_step()
         seen.append((trainer.opt_d.param_groups[0]["lr"], trainer.opt_g.param_groups[0]["lr"]))
     assert seen == [(2e-4 * (1 - k / 4), 2e-4 * (1 - k / 4)) for k in range(4)]
-    constant = image_training.ImageTrainer(job_spec(data_root, "dcgan32", LOSSES["hinge"]), 1, log=open(os.devnull, "w"))
+    constant = image_training.ImageTrainer(
+        job_spec(data_root, "dcgan32", LOSSES["hinge"]), 1, log=open(os.devnull, "w")
+    )
     constant.train_step()
     assert constant.opt_d.param_groups[0]["lr"] == 2e-4

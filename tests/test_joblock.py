@@ -9,8 +9,8 @@ import sys
 import time
 
 import pytest
-
 from conftest import single_job, tiny_study
+
 from gansweep.joblock import JobLockedError, job_lock
 from gansweep.training.ring import run_job
 
@@ -28,7 +28,9 @@ with job_lock(Path(sys.argv[1]), "held"):
 def holder(tmp_path):
     """Another process holding the lock of ``tmp_path / 'job.pt.lock'``."""
     lock = tmp_path / "job.pt.lock"
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(lock)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(lock)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "locked"
     yield proc
     if proc.poll() is None:
@@ -40,10 +42,19 @@ def test_a_second_trainer_stops_naming_the_pid_that_holds_the_job(tmp_path, hold
     spec_path = tmp_path / "spec.json"
     spec_path.write_text(json.dumps(single_job(tiny_study(train={"steps": 5}))))
     cmd = [
-        sys.executable, "-m", "gansweep", "train-ring", "--spec", str(spec_path),
-        "--runs", str(tmp_path / "runs.parquet"), "--samples", str(tmp_path / "samples.parquet"),
-        "--checkpoint", str(tmp_path / "job.pt"),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "gansweep",
+        "train-ring",
+        "--spec",
+        str(spec_path),
+        "--runs",
+        str(tmp_path / "runs.parquet"),
+        "--samples",
+        str(tmp_path / "samples.parquet"),
+        "--checkpoint",
+        str(tmp_path / "job.pt"),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     t0 = time.monotonic()
     second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
@@ -60,8 +71,13 @@ def test_a_second_trainer_stops_naming_the_pid_that_holds_the_job(tmp_path, hold
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     assert (tmp_path / "job.pt.lock").exists()
-    run_job(json.loads(spec_path.read_text()), tmp_path / "runs.parquet", tmp_path / "samples.parquet",
-            tmp_path / "job.pt", log=io.StringIO())  # fmt: skip
+    run_job(
+        json.loads(spec_path.read_text()),
+        tmp_path / "runs.parquet",
+        tmp_path / "samples.parquet",
+        tmp_path / "job.pt",
+        log=io.StringIO(),
+    )
     assert (tmp_path / "runs.parquet").exists() and not (tmp_path / "job.pt.lock").exists()
 
 

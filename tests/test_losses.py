@@ -5,7 +5,6 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-
 from torch import nn
 
 from gansweep.losses import EPS, LOSSES, alpha_loss, gradient_penalty
@@ -49,9 +48,9 @@ def test_alpha_one_is_the_continuous_limit(delta):
 def test_alpha_one_is_binary_cross_entropy():
     real, fake = torch.randn(2, 50)
     d = LOSSES["saturating"].d_loss(real, fake, 1.0)
-    expected = F.binary_cross_entropy_with_logits(real, torch.ones(50)) + F.binary_cross_entropy_with_logits(
-        fake, torch.zeros(50)
-    )
+    expected = F.binary_cross_entropy_with_logits(
+        real, torch.ones(50)
+    ) + F.binary_cross_entropy_with_logits(fake, torch.zeros(50))
     torch.testing.assert_close(d, expected)
     g_ns = LOSSES["non_saturating"].g_loss(fake, 1.0)
     torch.testing.assert_close(g_ns, -F.logsigmoid(fake).mean())
@@ -77,7 +76,9 @@ def bce_reference(label):
     softplus = [max(v, 0.0) + math.log1p(math.exp(-abs(v))) for v in BCE_LOGITS]
     value = torch.tensor([sp - v if label == 1 else sp for sp, v in zip(softplus, BCE_LOGITS)])
     # σ(x) − y, written so that no 1 − σ cancels: −σ(−x) for y = 1, σ(x) for y = 0.
-    grad = torch.tensor([-1 / (1 + math.exp(v)) if label == 1 else 1 / (1 + math.exp(-v)) for v in BCE_LOGITS])
+    grad = torch.tensor(
+        [-1 / (1 + math.exp(v)) if label == 1 else 1 / (1 + math.exp(-v)) for v in BCE_LOGITS]
+    )
     x = torch.tensor(BCE_LOGITS, dtype=torch.float64, requires_grad=True)
     theirs = authors_bce(x, label)
     (their_grad,) = torch.autograd.grad(theirs.sum(), x)
@@ -118,10 +119,16 @@ def test_alpha_one_matches_sigmoid_then_bce_loss_in_value_and_gradient(dtype, pe
         loss = objectives_at_alpha_one(real, fake, alpha)[name]
         grad_real, grad_fake = torch.autograd.grad(loss.sum(), (real, fake), allow_unused=True)
         assert loss.dtype == dtype
-        torch.testing.assert_close(loss[0].double(), value, **tol, msg=lambda m, name=name: f"{name}: {m}")
-        torch.testing.assert_close(grad_fake[0].double(), d_fake, **tol, msg=lambda m, name=name: f"{name}: {m}")
+        torch.testing.assert_close(
+            loss[0].double(), value, **tol, msg=lambda m, name=name: f"{name}: {m}"
+        )
+        torch.testing.assert_close(
+            grad_fake[0].double(), d_fake, **tol, msg=lambda m, name=name: f"{name}: {m}"
+        )
         if d_real is not None:
-            torch.testing.assert_close(grad_real[0].double(), d_real, **tol, msg=lambda m, name=name: f"{name}: {m}")
+            torch.testing.assert_close(
+                grad_real[0].double(), d_real, **tol, msg=lambda m, name=name: f"{name}: {m}"
+            )
         if per_run:  # the α = 0.5 run is untouched by its α = 1 neighbour
             alone = objectives_at_alpha_one(base[None], base[None], 0.5)[name]
             torch.testing.assert_close(loss[1:], alone)
@@ -152,12 +159,16 @@ def test_generator_objectives_follow_the_paper():
 def test_other_objectives_closed_forms():
     real, fake = torch.randn(2, 30)
     ls = LOSSES["lsgan"]
-    torch.testing.assert_close(ls.d_loss(real, fake, None), 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake**2).mean())
+    torch.testing.assert_close(
+        ls.d_loss(real, fake, None), 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake**2).mean()
+    )
     torch.testing.assert_close(ls.g_loss(fake, None), 0.5 * ((fake - 1) ** 2).mean())
     torch.testing.assert_close(LOSSES["wgan"].d_loss(real, fake, None), fake.mean() - real.mean())
     torch.testing.assert_close(LOSSES["wgan"].g_loss(fake, None), -fake.mean())
     hinge = LOSSES["hinge"].d_loss(real, fake, None)
-    torch.testing.assert_close(hinge, torch.clamp(1 - real, min=0).mean() + torch.clamp(1 + fake, min=0).mean())
+    torch.testing.assert_close(
+        hinge, torch.clamp(1 - real, min=0).mean() + torch.clamp(1 + fake, min=0).mean()
+    )
     assert LOSSES["wgan"].critic and LOSSES["wgan_gp"].gradient_penalty
     assert not LOSSES["hinge"].uses_alpha and LOSSES["saturating"].uses_alpha
 
@@ -203,7 +214,11 @@ def test_gradient_penalty_of_a_linear_critic():
     conv_w = torch.randn(3, 5, 5)
     norm = conv_w.norm()
     penalty = gradient_penalty(
-        lambda x: (x * conv_w).sum((1, 2, 3)), images[0], images[1], torch.rand(4, 1, 1, 1), feature_dims=3
+        lambda x: (x * conv_w).sum((1, 2, 3)),
+        images[0],
+        images[1],
+        torch.rand(4, 1, 1, 1),
+        feature_dims=3,
     )
     torch.testing.assert_close(penalty, (norm - 1) ** 2)
 
@@ -230,8 +245,12 @@ def test_gradient_penalty_of_stacked_points_matches_a_per_sample_reference(runs,
     w1, w2 = torch.randn(runs, 2, 16, generator=gen), torch.randn(runs, 16, 1, generator=gen)
     real, fake = torch.randn(2, runs, batch, 2, generator=gen)
     mix = torch.rand(runs, batch, 1, generator=gen)
-    penalty = gradient_penalty(lambda x: (torch.tanh(x @ w1) @ w2).squeeze(-1), real, fake, mix, feature_dims=1)
-    expected = reference_penalty(lambda s, x: (torch.tanh(x @ w1[s]) @ w2[s]).squeeze(-1), real, fake, mix)
+    penalty = gradient_penalty(
+        lambda x: (torch.tanh(x @ w1) @ w2).squeeze(-1), real, fake, mix, feature_dims=1
+    )
+    expected = reference_penalty(
+        lambda s, x: (torch.tanh(x @ w1[s]) @ w2[s]).squeeze(-1), real, fake, mix
+    )
     assert penalty.shape == (runs,)
     torch.testing.assert_close(penalty, expected, rtol=1e-12, atol=0)
 
@@ -247,7 +266,9 @@ def test_gradient_penalty_of_images_matches_a_per_sample_reference(batch):
     real, fake = torch.randn(2, batch, 3, 5, 5, generator=gen)
     mix = torch.rand(batch, 1, 1, 1, generator=gen)
     penalty = gradient_penalty(critic, real, fake, mix, feature_dims=3)
-    expected = reference_penalty(lambda _s, x: critic(x[None])[0], real[None], fake[None], mix[None])[0]
+    expected = reference_penalty(
+        lambda _s, x: critic(x[None])[0], real[None], fake[None], mix[None]
+    )[0]
     assert penalty.shape == ()
     torch.testing.assert_close(penalty, expected, rtol=1e-12, atol=0)
 
@@ -259,5 +280,7 @@ def test_gradient_penalty_rejects_a_feature_count_that_leaves_no_batch_axis():
 
 
 def test_registry_rejects_unknown_names_with_the_known_ones():
-    with pytest.raises(KeyError, match=r"unknown loss 'minimax'; known: .*hinge, lsgan, non_saturating"):
+    with pytest.raises(
+        KeyError, match=r"unknown loss 'minimax'; known: .*hinge, lsgan, non_saturating"
+    ):
         LOSSES["minimax"]

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import single_job, tiny_study
 from scipy.optimize import minimize_scalar
 from torch import nn
 
-from conftest import single_job, tiny_study
 from gansweep.losses import (
     F_DIVERGENCES,
     LOSSES,
@@ -41,8 +41,12 @@ def test_rpgan_is_softplus_of_the_paired_difference():
     rp = LOSSES["rpgan"]
     assert rp.relativistic and not rp.uses_alpha and not rp.critic
     # −log σ(C(x_r) − C(x_f)) for D, −log σ(C(x_f) − C(x_r)) for G.
-    torch.testing.assert_close(rp.d_loss(real, fake, None), -torch.log(torch.sigmoid(real - fake)).mean())
-    torch.testing.assert_close(rp.g_loss(fake, None, real), -torch.log(torch.sigmoid(fake - real)).mean())
+    torch.testing.assert_close(
+        rp.d_loss(real, fake, None), -torch.log(torch.sigmoid(real - fake)).mean()
+    )
+    torch.testing.assert_close(
+        rp.g_loss(fake, None, real), -torch.log(torch.sigmoid(fake - real)).mean()
+    )
     # Equal logits: both players sit at log 2.
     torch.testing.assert_close(rp.d_loss(real, real, None), torch.tensor(math.log(2)))
 
@@ -94,8 +98,13 @@ def test_conjugate_is_the_fenchel_conjugate_of_f(name):
         def neg(u):
             return -(u * t - float(div.f(torch.tensor(u))))
 
-        best = minimize_scalar(neg, bounds=(lower, 200.0), method="bounded", options={"xatol": 1e-12})
-        assert float(div.conjugate(torch.tensor(t))) == pytest.approx(-best.fun, abs=1e-6), (name, t)
+        best = minimize_scalar(
+            neg, bounds=(lower, 200.0), method="bounded", options={"xatol": 1e-12}
+        )
+        assert float(div.conjugate(torch.tensor(t))) == pytest.approx(-best.fun, abs=1e-6), (
+            name,
+            t,
+        )
 
 
 @pytest.mark.parametrize("name", F_DIVERGENCES)
@@ -139,9 +148,9 @@ def test_fgan_activations_follow_table_2():
 def test_fgan_js_is_the_gan_discriminator_loss_shifted_by_2_log_2():
     real, fake = logits(2, 30, seed=4)
     js = LOSSES["fgan_js"].d_loss(real, fake, None)
-    bce = F.binary_cross_entropy_with_logits(real, torch.ones(30)) + F.binary_cross_entropy_with_logits(
-        fake, torch.zeros(30)
-    )
+    bce = F.binary_cross_entropy_with_logits(
+        real, torch.ones(30)
+    ) + F.binary_cross_entropy_with_logits(fake, torch.zeros(30))
     torch.testing.assert_close(js, bce - 2 * math.log(2))
 
 
@@ -156,7 +165,9 @@ def test_penalty_of_a_quadratic_critic_is_closed_form(n_seeds):
     x = torch.randn(n_seeds, 7, 2, generator=gen)
 
     def critic(points):
-        return (points * w[:, None]).sum(-1) + 0.5 * torch.einsum("sbi,sij,sbj->sb", points, a, points)
+        return (points * w[:, None]).sum(-1) + 0.5 * torch.einsum(
+            "sbi,sij,sbj->sb", points, a, points
+        )
 
     grads = w[:, None] + torch.einsum("sij,sbj->sbi", a, x)
     expected = (grads**2).sum(-1).mean(-1)
@@ -169,20 +180,29 @@ def test_penalties_of_stacked_mlps_match_per_sample_gradients_of_each_seed(n_see
     gen = torch.Generator().manual_seed(6)
     sizes = [2, 8, 8, 1]
     D = StackedMLP(n_seeds, sizes, "leaky_relu")
-    per_seed = [[(torch.randn(o, i, generator=gen), torch.randn(o, generator=gen))
-                 for i, o in zip(sizes[:-1], sizes[1:])] for _ in range(n_seeds)]  # fmt: skip
+    per_seed = [
+        [
+            (torch.randn(o, i, generator=gen), torch.randn(o, generator=gen))
+            for i, o in zip(sizes[:-1], sizes[1:])
+        ]
+        for _ in range(n_seeds)
+    ]
     D.load_per_model(per_seed)
     real, fake = torch.randn(2, n_seeds, 9, 2, generator=gen)
     r1, r2 = 3.0, 0.7
     got = zero_centred_penalties(lambda x: D(x).squeeze(-1), real, fake, r1, r2, feature_dims=1)
     for s, params in enumerate(per_seed):
-        net = nn.Sequential(nn.Linear(2, 8), nn.LeakyReLU(0.2), nn.Linear(8, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
+        net = nn.Sequential(
+            nn.Linear(2, 8), nn.LeakyReLU(0.2), nn.Linear(8, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1)
+        )
         with torch.no_grad():
             for lin, (w, b) in zip([m for m in net if isinstance(m, nn.Linear)], params):
                 lin.weight.copy_(w)
                 lin.bias.copy_(b)
         per_sample = torch.func.vmap(torch.func.grad(lambda x: net(x).squeeze()))
-        expected = sum(0.5 * g * (per_sample(x[s]) ** 2).sum(-1).mean() for g, x in ((r1, real), (r2, fake)))
+        expected = sum(
+            0.5 * g * (per_sample(x[s]) ** 2).sum(-1).mean() for g, x in ((r1, real), (r2, fake))
+        )
         torch.testing.assert_close(got[s], expected)
 
 
@@ -207,7 +227,9 @@ def test_image_penalty_matches_a_per_image_loop_and_trains_the_critic():
     torch.testing.assert_close(got, expected)
     # create_graph: the penalty reaches the critic's weights (R1 of C(x) = w·x is γ/2 ‖w‖²).
     w = torch.randn(3 * 8 * 8, generator=gen).requires_grad_(True)
-    penalty = zero_centred_penalties(lambda x: x.flatten(1) @ w, real, fake, 2.0, 0.0, feature_dims=3)
+    penalty = zero_centred_penalties(
+        lambda x: x.flatten(1) @ w, real, fake, 2.0, 0.0, feature_dims=3
+    )
     torch.testing.assert_close(penalty, w.detach().pow(2).sum())
     (grad_w,) = torch.autograd.grad(penalty, w)
     torch.testing.assert_close(grad_w, 2.0 * w.detach())
@@ -218,7 +240,9 @@ def test_image_penalty_matches_a_per_image_loop_and_trains_the_critic():
 def test_penalties_change_the_trained_discriminator():
     """R1 / R2 reach D: the same job with γ > 0 ends with other D weights, G's first step equal."""
     base = single_job(tiny_study(grids=[{"objective": "hinge"}], seeds=1, train={"steps": 1}))
-    with_r1 = single_job(tiny_study(grids=[{"objective": "hinge"}], seeds=1, train={"steps": 1, "r1_gamma": 10.0}))
+    with_r1 = single_job(
+        tiny_study(grids=[{"objective": "hinge"}], seeds=1, train={"steps": 1, "r1_gamma": 10.0})
+    )
     a, b = RingTrainer(base), RingTrainer(with_r1)
     a.train_step()
     b.train_step()
@@ -243,10 +267,14 @@ def image_spec(root, objective, **train):
     from gansweep.plan import image_jobs
 
     study = {
-        "dataset": "cifar10", "architecture": "dcgan32", "grids": [{"objective": objective, "lr": [2e-4]}],
-        "seeds": [1], "train": {"steps": 2, "batch_size": 4, **train}, "log": {"every": 1},
+        "dataset": "cifar10",
+        "architecture": "dcgan32",
+        "grids": [{"objective": objective, "lr": [2e-4]}],
+        "seeds": [1],
+        "train": {"steps": 2, "batch_size": 4, **train},
+        "log": {"every": 1},
         "execution": {"threads": 1, "device": "cpu"},
-    }  # fmt: skip
+    }
     config = validate_config({"studies": {"s": study}})
     return next(iter(image_jobs("s", config["studies"]["s"], str(root)).values()))
 
@@ -256,7 +284,9 @@ def test_every_new_loss_trains_an_image_gan(cifar_root, objective):
     from gansweep.training.image import ImageTrainer
 
     torch.set_default_dtype(torch.float32)  # image models are float32
-    trainer = ImageTrainer(image_spec(cifar_root, objective, r1_gamma=1.0, r2_gamma=1.0), 1, log=open(os.devnull, "w"))
+    trainer = ImageTrainer(
+        image_spec(cifar_root, objective, r1_gamma=1.0, r2_gamma=1.0), 1, log=open(os.devnull, "w")
+    )
     for _ in range(2):
         stats = trainer.train_step()
         assert all(np.isfinite(float(v)) for v in stats.values()), stats

@@ -95,4 +95,6 @@ def test_datasets_follow_the_protocol():
     again = make_toy_data("ring", 5000, 300, data_seed=1)
     assert torch.equal(data.train_real, again.train_real) and data.test_noise.shape == (300, 2)
     m = mode_metrics(data.train_real, ring.means, ring.std)
-    assert int(m["modes_covered"]) == 8 and float(m["hq_fraction"]) > 0.98  # 3σ of a 2D Gaussian: 98.9 %
+    assert (
+        int(m["modes_covered"]) == 8 and float(m["hq_fraction"]) > 0.98
+    )  # 3σ of a 2D Gaussian: 98.9 %

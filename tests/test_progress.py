@@ -4,6 +4,7 @@ import io
 import re
 
 from conftest import single_job, tiny_study
+
 from gansweep.training.progress import TrainingProgress
 from gansweep.training.ring import RingTrainer
 
@@ -21,8 +22,10 @@ def test_ring_training_writes_plain_periodic_lines_to_a_log_file():
     assert "\r" not in log.getvalue()  # no redrawn bar in a file
     assert [re.search(r"step (\d+)/12", line).group(1) for line in lines] == ["5", "10", "12"]
     # label, step, percent, elapsed<ETA, rate, epoch, run throughput, diverged runs
-    pattern = (r"^t/\S+ step 10/12 \(83%\) \[\d\d:\d\d<\d\d:\d\d, +[\d.]+(step/s|s/step), "
-               r"epoch=1\.25, run-steps/s=\d+, diverged=0/8\]$")  # fmt: skip
+    pattern = (
+        r"^t/\S+ step 10/12 \(83%\) \[\d\d:\d\d<\d\d:\d\d, +[\d.]+(step/s|s/step), "
+        r"epoch=1\.25, run-steps/s=\d+, diverged=0/8\]$"
+    )
     assert re.match(pattern, lines[1]), lines[1]
 
 

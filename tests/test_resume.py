@@ -9,7 +9,6 @@ import time
 
 import pandas as pd
 import pytest
-
 from conftest import single_job, tiny_study
 
 METADATA = ["wall_time_s", "host", "slurm_job_id", "cuda_visible_devices"]
@@ -17,10 +16,19 @@ METADATA = ["wall_time_s", "host", "slurm_job_id", "cuda_visible_devices"]
 
 def train_cmd(spec_path, out_dir, name):
     return [
-        sys.executable, "-m", "gansweep", "train-ring", "--spec", str(spec_path),
-        "--runs", str(out_dir / f"{name}.parquet"), "--samples", str(out_dir / f"{name}-samples.parquet"),
-        "--checkpoint", str(out_dir / f"{name}.pt"),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "gansweep",
+        "train-ring",
+        "--spec",
+        str(spec_path),
+        "--runs",
+        str(out_dir / f"{name}.parquet"),
+        "--samples",
+        str(out_dir / f"{name}-samples.parquet"),
+        "--checkpoint",
+        str(out_dir / f"{name}.pt"),
+    ]
 
 
 @pytest.mark.slow
@@ -39,10 +47,14 @@ def test_killed_job_resumes_to_the_uninterrupted_result(tmp_path):
     spec_path.write_text(json.dumps(spec))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
 
-    subprocess.run(train_cmd(spec_path, tmp_path, "straight"), check=True, env=env, capture_output=True)
+    subprocess.run(
+        train_cmd(spec_path, tmp_path, "straight"), check=True, env=env, capture_output=True
+    )
 
     ckpt = tmp_path / "killed.pt"
-    proc = subprocess.Popen(train_cmd(spec_path, tmp_path, "killed"), env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        train_cmd(spec_path, tmp_path, "killed"), env=env, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 120
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -50,9 +62,17 @@ def test_killed_job_resumes_to_the_uninterrupted_result(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    assert ckpt.exists() and not (tmp_path / "killed.parquet").exists(), "the job was not killed mid-run"
+    assert ckpt.exists() and not (tmp_path / "killed.parquet").exists(), (
+        "the job was not killed mid-run"
+    )
 
-    resumed = subprocess.run(train_cmd(spec_path, tmp_path, "killed"), check=True, env=env, capture_output=True, text=True)
+    resumed = subprocess.run(
+        train_cmd(spec_path, tmp_path, "killed"),
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert "resumed from" in resumed.stderr
     assert not ckpt.exists()  # dropped once the output is written
 
@@ -61,7 +81,8 @@ def test_killed_job_resumes_to_the_uninterrupted_result(tmp_path):
     assert len(a) == 4 * 4 * 6  # 4 cells × 4 seeds × 6 checkpoints
     pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(
-        pd.read_parquet(tmp_path / "straight-samples.parquet"), pd.read_parquet(tmp_path / "killed-samples.parquet")
+        pd.read_parquet(tmp_path / "straight-samples.parquet"),
+        pd.read_parquet(tmp_path / "killed-samples.parquet"),
     )
 
 
@@ -104,17 +125,29 @@ def test_a_corrupt_checkpoint_is_moved_aside_and_the_job_restarts(tmp_path, dama
     from gansweep.training.ring import run_job
 
     spec = single_job(tiny_study(seeds=2, train={"steps": 12}))
-    run_job(spec, tmp_path / "clean.parquet", tmp_path / "clean-s.parquet", tmp_path / "clean.pt", log=io.StringIO())
+    run_job(
+        spec,
+        tmp_path / "clean.parquet",
+        tmp_path / "clean-s.parquet",
+        tmp_path / "clean.pt",
+        log=io.StringIO(),
+    )
 
     ckpt = tmp_path / "job.pt"
     good = checkpoint_bytes(spec, 5)
-    damaged = np.random.default_rng(0).bytes(len(good)) if damage == "random_bytes" else good[: len(good) // 2]
+    damaged = (
+        np.random.default_rng(0).bytes(len(good))
+        if damage == "random_bytes"
+        else good[: len(good) // 2]
+    )
     ckpt.write_bytes(damaged)
     log = io.StringIO()
     run_job(spec, tmp_path / "job.parquet", tmp_path / "job-s.parquet", ckpt, log=log)
 
     text = log.getvalue()
-    assert f"checkpoint {ckpt} is unreadable" in text and f"moved it to {ckpt}.corrupt" in text, text
+    assert f"checkpoint {ckpt} is unreadable" in text and f"moved it to {ckpt}.corrupt" in text, (
+        text
+    )
     assert "restarting this job from step 0" in text and "resumed from" not in text
     assert (tmp_path / "job.pt.corrupt").read_bytes() == damaged  # kept for inspection
     assert not ckpt.exists()

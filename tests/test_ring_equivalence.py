@@ -4,9 +4,9 @@ import math
 
 import pytest
 import torch
+from conftest import single_job, tiny_study
 from torch import nn
 
-from conftest import single_job, tiny_study
 from gansweep.data import make_toy_data
 from gansweep.losses import LOSSES
 from gansweep.training.ring import RingTrainer, initial_params, run_generator
@@ -35,7 +35,9 @@ def _mean_sq_input_grad(net, x):
 def train_one_seed(spec, run):
     """Plain single-seed training: nn.Sequential, torch.optim.Adam, one D then one G step
     (with weight clipping for critics, R1 / R2 when set, real logits for relativistic G)."""
-    data = make_toy_data(spec["dataset"], spec["data"]["n_train"], spec["data"]["n_test"], spec["data"]["data_seed"])
+    data = make_toy_data(
+        spec["dataset"], spec["data"]["n_train"], spec["data"]["n_test"], spec["data"]["data_seed"]
+    )
     g_params, d_params = initial_params(spec, run["seed"])
     G = mlp(g_params, nn.ReLU)
     D = mlp(d_params, lambda: nn.LeakyReLU(0.2))
@@ -49,14 +51,21 @@ def train_one_seed(spec, run):
     a_d, a_g = run["alpha_d"] or 1.0, run["alpha_g"] or 1.0
     step = 0
     while step < spec["steps"]:
-        perm_real, perm_noise = torch.randperm(n, generator=shuffle), torch.randperm(n, generator=shuffle)
+        perm_real, perm_noise = (
+            torch.randperm(n, generator=shuffle),
+            torch.randperm(n, generator=shuffle),
+        )
         for start in range(0, n, batch):
             if step == spec["steps"]:
                 break
             real = data.train_real[perm_real[start : start + batch]]
             fake = G(data.train_noise[perm_noise[start : start + batch]])
             loss_d = obj.d_loss(D(real).squeeze(-1), D(fake.detach()).squeeze(-1), a_d)
-            loss_d = loss_d + 0.5 * r1 * _mean_sq_input_grad(D, real) + 0.5 * r2 * _mean_sq_input_grad(D, fake)
+            loss_d = (
+                loss_d
+                + 0.5 * r1 * _mean_sq_input_grad(D, real)
+                + 0.5 * r2 * _mean_sq_input_grad(D, fake)
+            )
             opt_d.zero_grad()
             loss_d.backward()
             opt_d.step()
@@ -81,12 +90,19 @@ ALPHA_GRIDS = [
 ]
 EQUIVALENCE_CASES = (
     [(grid, {}) for grid in ALPHA_GRIDS]
-    + [({"objective": name}, {}) for name in LOSSES if not LOSSES[name].uses_alpha and not LOSSES[name].gradient_penalty]
+    + [
+        ({"objective": name}, {})
+        for name in LOSSES
+        if not LOSSES[name].uses_alpha and not LOSSES[name].gradient_penalty
+    ]
     + [
         ({"objective": "rpgan"}, {"r1_gamma": 1.0, "r2_gamma": 0.5}),  # R3GAN
-        ({"objective": "non_saturating", "alpha_d": [0.5, 1.0]}, {"r1_gamma": 2.0}),  # R1 on another loss
+        (
+            {"objective": "non_saturating", "alpha_d": [0.5, 1.0]},
+            {"r1_gamma": 2.0},
+        ),  # R1 on another loss
     ]
-)  # fmt: skip
+)
 
 
 @pytest.mark.parametrize(

@@ -21,10 +21,27 @@ def drawn(monkeypatch):
 def summary_with_infinity():
     rows = []
     for ad, ks, kf in ((0.3, 15, 0), (1.0, 4, 6), (np.inf, 9, 3)):
-        rows.append(dict(study="s", dataset="ring", objective="saturating", alpha_d=ad, alpha_g=1.0, lr=1e-4,
-                         step=3000, epoch=7.7, n_seeds=16, n_success=ks, n_failure=kf, success_rate=ks / 16,
-                         failure_rate=kf / 16, success_ci_low=ks / 16 - 0.1, success_ci_high=ks / 16 + 0.1,
-                         failure_ci_low=max(0, kf / 16 - 0.1), failure_ci_high=kf / 16 + 0.1))  # fmt: skip
+        rows.append(
+            dict(
+                study="s",
+                dataset="ring",
+                objective="saturating",
+                alpha_d=ad,
+                alpha_g=1.0,
+                lr=1e-4,
+                step=3000,
+                epoch=7.7,
+                n_seeds=16,
+                n_success=ks,
+                n_failure=kf,
+                success_rate=ks / 16,
+                failure_rate=kf / 16,
+                success_ci_low=ks / 16 - 0.1,
+                success_ci_high=ks / 16 + 0.1,
+                failure_ci_low=max(0, kf / 16 - 0.1),
+                failure_ci_high=kf / 16 + 0.1,
+            )
+        )
     return pd.DataFrame(rows)
 
 
@@ -33,7 +50,10 @@ def plotted_points(ax):
     points = set()
     for line in ax.get_lines():
         if line.get_marker() not in (None, "None", "", " "):
-            points |= {(round(float(x), 6), round(float(y), 6)) for x, y in zip(line.get_xdata(), line.get_ydata())}
+            points |= {
+                (round(float(x), 6), round(float(y), 6))
+                for x, y in zip(line.get_xdata(), line.get_ydata())
+            }
     return points
 
 
@@ -67,9 +87,24 @@ def test_rates_figures_mark_significant_cells(drawn):
 
 
 def coverage_runs(dataset, modes):
-    return pd.DataFrame([dict(study="s", dataset=dataset, objective="saturating", alpha_d=1.0, alpha_g=1.0, lr=1e-4,
-                              seed=seed, step=step, epoch=step / 10, modes_covered=m)
-                         for seed, m in enumerate(modes) for step in (10, 20)])  # fmt: skip
+    return pd.DataFrame(
+        [
+            dict(
+                study="s",
+                dataset=dataset,
+                objective="saturating",
+                alpha_d=1.0,
+                alpha_g=1.0,
+                lr=1e-4,
+                seed=seed,
+                step=step,
+                epoch=step / 10,
+                modes_covered=m,
+            )
+            for seed, m in enumerate(modes)
+            for step in (10, 20)
+        ]
+    )
 
 
 @pytest.mark.parametrize("dataset, n_modes", [("ring", 8), ("grid", 25)])
@@ -82,20 +117,33 @@ def test_coverage_uses_the_dataset_mode_count(drawn, dataset, n_modes):
     assert top <= ax.get_ylim()[1]
 
 
-def test_rates_by_loss_takes_the_comparisons_the_pipeline_passes_and_marks_them(tmp_path, monkeypatch):
+def test_rates_by_loss_takes_the_comparisons_the_pipeline_passes_and_marks_them(
+    tmp_path, monkeypatch
+):
     """The workflow hands every rate figure summary + comparisons (the zoo's figure once failed
     on the second table); '*' marks the significant success rate, as in rates_vs_alpha_d."""
     from gansweep import cli
     from gansweep.figures import ring_losses
 
-    summary = summary_with_infinity().assign(mean_modes=5.0, mean_modes_ci_low=4.0, mean_modes_ci_high=6.0)
+    summary = summary_with_infinity().assign(
+        mean_modes=5.0, mean_modes_ci_low=4.0, mean_modes_ci_high=6.0
+    )
     comparisons = compare_rates(summary)
     paths = [tmp_path / "summary.parquet", tmp_path / "comparisons.parquet"]
     summary.to_parquet(paths[0])
     comparisons.to_parquet(paths[1])
     figures = []
     monkeypatch.setattr(ring_losses, "save_figure", lambda fig, stem: figures.append(fig))
-    cli.main(["figure", "rates_by_loss", "--dataset=ring", f"--out={tmp_path / 'f.png'}", "--", *map(str, paths)])
+    cli.main(
+        [
+            "figure",
+            "rates_by_loss",
+            "--dataset=ring",
+            f"--out={tmp_path / 'f.png'}",
+            "--",
+            *map(str, paths),
+        ]
+    )
     (fig,) = figures
     stars = [a for a in fig.axes[0].texts if a.get_text() == "*"]
     assert len(stars) == 1 and stars[0].xy[1] == 0  # the top bar: αD 0.3, 15/16

@@ -301,7 +301,14 @@ def test_slurm_profile_dry_run_without_site_settings(tmp_path):
         # the smoke study says gpu: 0 (laptops); the cluster profile asks for one anyway
         assert b["resources"]["gpu"] == "1", b
         assert b["resources"]["runtime"] == "10" and b["resources"]["mem_mb"] == "1000", b
-        for key in ("gpu_model", "slurm_partition", "slurm_account", "qos", "constraint", "slurm_extra"):
+        for key in (
+            "gpu_model",
+            "slurm_partition",
+            "slurm_account",
+            "qos",
+            "constraint",
+            "slurm_extra",
+        ):
             assert key not in b["resources"], b
 
 

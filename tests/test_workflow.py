@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import REPO
 
 BIN = Path(sys.executable).parent
@@ -22,10 +21,27 @@ def snakemake(*args, cwd, timeout=900):
 
 
 def test_lint_and_format_are_clean():
-    lint = subprocess.run([str(BIN / "snakemake"), "--lint"], cwd=REPO, env=ENV, capture_output=True, text=True)
+    lint = subprocess.run(
+        [str(BIN / "snakemake"), "--lint"], cwd=REPO, env=ENV, capture_output=True, text=True
+    )
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    fmt = subprocess.run([str(BIN / "snakefmt"), "--check", "Snakefile", "workflow"], cwd=REPO, env=ENV, capture_output=True, text=True)
+    fmt = subprocess.run(
+        [str(BIN / "snakefmt"), "--check", "Snakefile", "workflow"],
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+    for ruff in (["check"], ["format", "--check"]):
+        out = subprocess.run(
+            [str(BIN / "ruff"), *ruff, "src", "tests", "benchmarks"],
+            cwd=REPO,
+            env=ENV,
+            capture_output=True,
+            text=True,
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_default_config_dry_run(tmp_path):
@@ -39,7 +55,10 @@ def test_paper_preset_dry_runs_with_the_full_grid(tmp_path):
     assert out.returncode == 0, out.stderr
     # 27 saturating cells and 49 non-saturating / LSGAN cells × 200 seeds, 600 runs a job.
     assert re.search(r"^train_ring\s+26$", out.stdout, re.M)
-    assert "job=saturating-lr0.0001-008" in out.stdout and "job=non_saturating-lr0.0001-015" in out.stdout
+    assert (
+        "job=saturating-lr0.0001-008" in out.stdout
+        and "job=non_saturating-lr0.0001-015" in out.stdout
+    )
     assert "job=lsgan-lr0.0001-000" in out.stdout
 
 
@@ -48,7 +67,10 @@ def test_bad_config_fails_before_any_job_and_names_the_key(tmp_path):
     bad.write_text(SMOKE.read_text().replace("dataset: ring", "dataset: moons"))
     out = snakemake("--configfile", str(bad), cwd=tmp_path)
     assert out.returncode != 0
-    assert "config key 'studies.ring_smoke.dataset': 'moons' is not allowed; allowed values: ring, grid" in out.stderr
+    assert (
+        "config key 'studies.ring_smoke.dataset': 'moons' is not allowed; allowed values: ring, grid"
+        in out.stderr
+    )
     assert not (tmp_path / "results").exists()
 
 
@@ -58,23 +80,50 @@ def test_smoke_study_end_to_end(tmp_path):
     assert out.returncode == 0, out.stderr[-5000:]
     results = tmp_path / "results/ring_smoke"
     runs = pd.read_parquet(results / "runs.parquet")
-    required = ["study", "dataset", "objective", "alpha_d", "alpha_g", "lr", "seed", "step", "epoch",
-                "modes_covered", "hq_fraction", "kl", "rkl", "jsd", "tvd", "success", "failure", "status"]  # fmt: skip
+    required = [
+        "study",
+        "dataset",
+        "objective",
+        "alpha_d",
+        "alpha_g",
+        "lr",
+        "seed",
+        "step",
+        "epoch",
+        "modes_covered",
+        "hq_fraction",
+        "kl",
+        "rkl",
+        "jsd",
+        "tvd",
+        "success",
+        "failure",
+        "status",
+    ]
     assert set(required) <= set(runs.columns)
     # 3 cells (αD 0.5 and 1.0 saturating, LSGAN) × 2 seeds × 3 checkpoints (steps 20, 40, 60)
     assert len(runs) == 18 and sorted(runs.step.unique()) == [20, 40, 60]
     assert runs.loc[runs.objective == "lsgan", "alpha_d"].isna().all()
     summary = pd.read_parquet(results / "summary.parquet")
     assert len(summary) == 9 and (summary.n_seeds == 2).all()
-    assert {"success_rate", "success_ci_low", "success_ci_high", "failure_rate", "failure_ci_low",
-            "failure_ci_high", "mean_modes"} <= set(summary.columns)  # fmt: skip
+    assert {
+        "success_rate",
+        "success_ci_low",
+        "success_ci_high",
+        "failure_rate",
+        "failure_ci_low",
+        "failure_ci_high",
+        "mean_modes",
+    } <= set(summary.columns)
     for fig in ("rates_vs_alpha_d", "heat_tables", "coverage_over_training", "sample_scatter"):
         for ext in ("png", "pdf"):
             assert (results / f"figures/{fig}.{ext}").stat().st_size > 5000
     comparison = pd.read_csv(results / "paper_comparison.csv")
     assert set(comparison.alpha_d.dropna()) <= {0.5, 1.0} and len(comparison) > 0
     assert not list(results.glob("checkpoints/*.pt"))
-    assert "step 60/60" in (tmp_path / "logs/ring_smoke/train/saturating-lr0.0001-000.log").read_text()
+    assert (
+        "step 60/60" in (tmp_path / "logs/ring_smoke/train/saturating-lr0.0001-000.log").read_text()
+    )
 
     again = snakemake("-n", "--configfile", str(SMOKE), cwd=tmp_path)
     assert "Nothing to be done" in again.stdout + again.stderr
@@ -86,22 +135,47 @@ def test_smoke_study_end_to_end(tmp_path):
 
 
 def test_paper_all_dry_runs_every_study(tmp_path):
-    out = snakemake("-n", "--configfile", str(REPO / "presets/paper_all.yaml"), cwd=tmp_path, timeout=600)
+    out = snakemake(
+        "-n", "--configfile", str(REPO / "presets/paper_all.yaml"), cwd=tmp_path, timeout=600
+    )
     assert out.returncode == 0, out.stderr[-3000:]
-    for rule, count in [("train_ring", 26), ("train_image", 4583), ("evaluate_image", 4583),
-                        ("download_dataset", 3), ("reference_stats", 3), ("fetch_weights", 1)]:  # fmt: skip
+    for rule, count in [
+        ("train_ring", 26),
+        ("train_image", 4583),
+        ("evaluate_image", 4583),
+        ("download_dataset", 3),
+        ("reference_stats", 3),
+        ("fetch_weights", 1),
+    ]:
         assert re.search(rf"^{rule}\s+{count}$", out.stdout, re.M), rule
 
 
 @pytest.mark.slow
 def test_paper_all_smoke_runs_every_rule_end_to_end(tmp_path):
     """Every smoke preset at once: tiny format-exact data, stand-in Inception weights."""
-    sources = subprocess.run([str(BIN / "gansweep"), "smoke-sources", "resources/smoke"], cwd=tmp_path,
-                             env=ENV, capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    out = snakemake("--configfile", str(REPO / "presets/smoke/paper_all.yaml"), sources, cwd=tmp_path, timeout=2400)
+    sources = subprocess.run(
+        [str(BIN / "gansweep"), "smoke-sources", "resources/smoke"],
+        cwd=tmp_path,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    out = snakemake(
+        "--configfile",
+        str(REPO / "presets/smoke/paper_all.yaml"),
+        sources,
+        cwd=tmp_path,
+        timeout=2400,
+    )
     assert out.returncode == 0, out.stderr[-5000:]
     results = tmp_path / "results"
-    images = ["cifar10_losses_smoke", "cifar10_stability_smoke", "celeba_alpha_smoke", "lsun_alpha_smoke"]
+    images = [
+        "cifar10_losses_smoke",
+        "cifar10_stability_smoke",
+        "celeba_alpha_smoke",
+        "lsun_alpha_smoke",
+    ]
     for study in images:
         runs = pd.read_parquet(results / study / "runs.parquet")
         assert runs["fid"].notna().all() and (runs["fid"] >= 0).all()
@@ -109,17 +183,34 @@ def test_paper_all_smoke_runs_every_rule_end_to_end(tmp_path):
             assert runs[col].notna().all(), col
         assert set(runs.dims) == {2048} and set(runs.ref_split) == {"train"}
         summary = pd.read_parquet(results / study / "summary.parquet")
-        assert {"fid_mean", "fid_std", "fid_ci_low", "fid_ci_high", "n_seeds"} <= set(summary.columns)
-        for fig in ("fid_vs_lr", "fid_over_epochs", "loss_curves", "vanishing_gradients",
-                    "interpolations", "class_grids", "sample_grids"):  # fmt: skip
+        assert {"fid_mean", "fid_std", "fid_ci_low", "fid_ci_high", "n_seeds"} <= set(
+            summary.columns
+        )
+        for fig in (
+            "fid_vs_lr",
+            "fid_over_epochs",
+            "loss_curves",
+            "vanishing_gradients",
+            "interpolations",
+            "class_grids",
+            "sample_grids",
+        ):
             assert (results / study / f"figures/{fig}.png").stat().st_size > 5000, (study, fig)
     celeba = pd.read_parquet(results / "celeba_alpha_smoke/runs.parquet")
-    assert set(celeba.fid_tv_logits_dims) == {1000} and set(celeba.fid_tv_logits_ref_split) == {"test"}
+    assert set(celeba.fid_tv_logits_dims) == {1000} and set(celeba.fid_tv_logits_ref_split) == {
+        "test"
+    }
     assert len(celeba.step.unique()) == 2  # every epoch of two
     assert (results / "celeba_alpha_smoke/figures/fid_tv_logits_vs_lr.png").exists()
     assert (results / "ring_paper_smoke/paper_comparison.csv").exists()
-    report = snakemake("--configfile", str(REPO / "presets/smoke/paper_all.yaml"), sources,
-                       "--report", "report.html", cwd=tmp_path)  # fmt: skip
+    report = snakemake(
+        "--configfile",
+        str(REPO / "presets/smoke/paper_all.yaml"),
+        sources,
+        "--report",
+        "report.html",
+        cwd=tmp_path,
+    )
     assert report.returncode == 0, report.stderr[-3000:]
 
 
@@ -149,8 +240,11 @@ def evil_sources(root: Path) -> dict:
 
 def shell_commands(dry_run_output: str) -> list[str]:
     """The commands a dry run with -p prints (`None`: a `run:` block, no shell)."""
-    return [line.split("Shell command: ", 1)[1] for line in dry_run_output.splitlines()
-            if line.startswith("Shell command: ") and line != "Shell command: None"]  # fmt: skip
+    return [
+        line.split("Shell command: ", 1)[1]
+        for line in dry_run_output.splitlines()
+        if line.startswith("Shell command: ") and line != "Shell command: None"
+    ]
 
 
 def test_config_strings_reach_commands_intact_and_never_run(tmp_path):
@@ -161,8 +255,14 @@ def test_config_strings_reach_commands_intact_and_never_run(tmp_path):
     sources = evil_sources(tmp_path)
     overlay = tmp_path / "evil.yaml"
     overlay.write_text(yaml.safe_dump(sources))
-    out = snakemake("-n", "-p", "--configfile", str(REPO / "presets/smoke/paper_all.yaml"), str(overlay),
-                    cwd=tmp_path)  # fmt: skip
+    out = snakemake(
+        "-n",
+        "-p",
+        "--configfile",
+        str(REPO / "presets/smoke/paper_all.yaml"),
+        str(overlay),
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     commands = shell_commands(out.stdout + out.stderr)
     data, weights = sources["data_dir"], sources["fid"]["weights_dir"]
@@ -170,8 +270,12 @@ def test_config_strings_reach_commands_intact_and_never_run(tmp_path):
     for cmd in commands:
         assert cmd.startswith("python -m gansweep "), cmd
         # printf prints the arguments the program would get; the log redirect goes
-        argv_cmd = re.sub(r" 2?> logs/.*$", "", cmd.replace("python -m gansweep ", "printf '%s\\0' ", 1))
-        proc = subprocess.run(["bash", "-c", argv_cmd], cwd=tmp_path, capture_output=True, timeout=30)
+        argv_cmd = re.sub(
+            r" 2?> logs/.*$", "", cmd.replace("python -m gansweep ", "printf '%s\\0' ", 1)
+        )
+        proc = subprocess.run(
+            ["bash", "-c", argv_cmd], cwd=tmp_path, capture_output=True, timeout=30
+        )
         assert proc.returncode == 0, (cmd, proc.stderr)
         argv = proc.stdout.decode().split("\0")[:-1]
         for arg in argv:  # every argument carrying the string carries all of it
@@ -179,7 +283,10 @@ def test_config_strings_reach_commands_intact_and_never_run(tmp_path):
         sub, opts = argv[0], dict(a.split("=", 1) for a in argv if a.startswith("--") and "=" in a)
         seen.add(sub)
         if sub == "download":
-            assert opts["--url"] == sources["downloads"][argv[1]]["url"] and opts["--data-root"] == data
+            assert (
+                opts["--url"] == sources["downloads"][argv[1]]["url"]
+                and opts["--data-root"] == data
+            )
         elif sub == "prepare":
             assert opts["--data-root"] == data
         elif sub == "fetch-weights":
@@ -206,8 +313,11 @@ def test_checksums_with_shell_characters_are_rejected_by_the_schema():
     for key, overlay in [
         ("downloads.cifar10.md5", {"downloads": {"cifar10": {"md5": "$(touch PWNED)"}}}),
         ("downloads.cifar10.sha256", {"downloads": {"cifar10": {"sha256": "a;touch PWNED"}}}),
-        ("fid.weights.fid.sha256_prefix", {"fid": {"weights": {"fid": {"sha256_prefix": "`touch PWNED`"}}}}),
-    ]:  # fmt: skip
+        (
+            "fid.weights.fid.sha256_prefix",
+            {"fid": {"weights": {"fid": {"sha256_prefix": "`touch PWNED`"}}}},
+        ),
+    ]:
         config = {**yaml.safe_load(SMOKE.read_text()), **overlay}
         with pytest.raises(ConfigError, match=f"config key '{re.escape(key)}'"):
             validate_config(config)
@@ -231,13 +341,22 @@ def test_download_and_weights_from_mirror_paths_with_shell_characters(tmp_path):
     config = {
         "data_dir": f"data {EVIL}",
         "downloads": {"cifar10": {"url": str(archive), "md5": md5}},
-        "fid": {"weights_dir": f"w {EVIL}", "weights": {"fid": {"url": str(weights), "sha256_prefix": digest[:16]}}},
-    }  # fmt: skip
+        "fid": {
+            "weights_dir": f"w {EVIL}",
+            "weights": {"fid": {"url": str(weights), "sha256_prefix": digest[:16]}},
+        },
+    }
     overlay = tmp_path / "mirrors.yaml"
     overlay.write_text(yaml.safe_dump(config))
     weights_target = f"w {EVIL}/fid/pt_inception-2015-12-05-6726825d.pth"
-    out = snakemake(f"data {EVIL}/cifar10/download.json", weights_target, "--configfile",
-                    str(REPO / "presets/smoke/cifar10_losses.yaml"), str(overlay), cwd=tmp_path)  # fmt: skip
+    out = snakemake(
+        f"data {EVIL}/cifar10/download.json",
+        weights_target,
+        "--configfile",
+        str(REPO / "presets/smoke/cifar10_losses.yaml"),
+        str(overlay),
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr[-5000:]
     assert (tmp_path / f"data {EVIL}/cifar10/download.json").is_file()
     assert (tmp_path / weights_target).read_bytes() == b"stand-in weights"
@@ -270,12 +389,25 @@ def test_every_rule_runs_the_workflow_package_quotes_its_fields_and_is_benchmark
                               storage_settings=StorageSettings(), snakefile=Path({str(REPO / "Snakefile")!r}),
                               workdir=Path({str(tmp_path)!r}))
             print(json.dumps({{r.name: [r.shellcmd, bool(r.benchmark)] for r in wf._workflow.rules}}))
-    """)  # fmt: skip
-    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=120)
+    """)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rules = json.loads(proc.stdout.strip().splitlines()[-1])
     shell_rules = {name: cmd for name, (cmd, _) in rules.items() if cmd}
-    assert {"download_dataset", "evaluate_image", "reference_stats", "aggregate_ring", "ring_figure"} <= set(shell_rules)
+    assert {
+        "download_dataset",
+        "evaluate_image",
+        "reference_stats",
+        "aggregate_ring",
+        "ring_figure",
+    } <= set(shell_rules)
     for name, cmd in shell_rules.items():
         assert cmd.startswith("python -m gansweep "), (name, cmd)
         for field, spec in re.findall(r"(?<!\{)\{([\w.]+)(:\w*)?\}(?!\})", cmd):
@@ -304,7 +436,9 @@ def deps_only_python(tmp_path: Path, with_deps: bool = True) -> tuple[Path, Path
     import sysconfig
 
     env, calls = tmp_path / "deps_env", tmp_path / "python_calls.log"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(env)], check=True, timeout=120
+    )
     if with_deps:
         site = next((env / "lib").glob("python3*/site-packages"))
         (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
@@ -318,7 +452,11 @@ def deps_only_python(tmp_path: Path, with_deps: bool = True) -> tuple[Path, Path
 def bare_env(bin_dir: Path) -> dict:
     """No project venv on PATH, no gansweep command, no PYTHONPATH or user site."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    return {**env, "PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin", "PYTHONNOUSERSITE": "1"}
+    return {
+        **env,
+        "PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin",
+        "PYTHONNOUSERSITE": "1",
+    }
 
 
 @pytest.mark.slow
@@ -328,30 +466,68 @@ def test_rules_run_with_only_the_dependencies_and_the_workflow(tmp_path):
     finds the package in the workflow's src/."""
     bin_dir, calls = deps_only_python(tmp_path)
     env = bare_env(bin_dir)
-    probe = subprocess.run(["python", "-c", "import torch, pandas; import gansweep"], env=env, capture_output=True,
-                           text=True, timeout=120)  # fmt: skip
-    assert "No module named 'gansweep'" in probe.stderr, probe.stderr  # the package is not installed
+    probe = subprocess.run(
+        ["python", "-c", "import torch, pandas; import gansweep"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "No module named 'gansweep'" in probe.stderr, (
+        probe.stderr
+    )  # the package is not installed
     import shutil
 
     assert shutil.which("gansweep", path=env["PATH"]) is None
+    import yaml
+
     from gansweep.config import validate_config
     from gansweep.plan import ring_jobs
 
-    import yaml
-
-    job = next(iter(ring_jobs("ring_smoke", validate_config(yaml.safe_load(SMOKE.read_text()))["studies"]["ring_smoke"])))
+    job = next(
+        iter(
+            ring_jobs(
+                "ring_smoke",
+                validate_config(yaml.safe_load(SMOKE.read_text()))["studies"]["ring_smoke"],
+            )
+        )
+    )
     target = f"results/ring_smoke/jobs/{job}.parquet"
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "1", target, "--configfile", str(SMOKE)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--cores",
+        "1",
+        target,
+        "--configfile",
+        str(SMOKE),
+    ]
     out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-5000:]
     assert len(pd.read_parquet(tmp_path / target)) > 0
-    assert any(line.startswith("-m gansweep train-ring ") for line in calls.read_text().splitlines())
+    assert any(
+        line.startswith("-m gansweep train-ring ") for line in calls.read_text().splitlines()
+    )
 
 
 def test_a_python_without_the_dependencies_is_reported_before_any_job(tmp_path):
     bin_dir, _ = deps_only_python(tmp_path, with_deps=False)
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-n", "--configfile", str(SMOKE)]
-    out = subprocess.run(cmd, cwd=tmp_path, env=bare_env(bin_dir), capture_output=True, text=True, timeout=120)
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-n",
+        "--configfile",
+        str(SMOKE),
+    ]
+    out = subprocess.run(
+        cmd, cwd=tmp_path, env=bare_env(bin_dir), capture_output=True, text=True, timeout=120
+    )
     assert out.returncode != 0
     msg = "lacks torch, torchvision, pandas, pytorch_fid: activate the project environment"
     assert msg in out.stdout + out.stderr, out.stdout + out.stderr

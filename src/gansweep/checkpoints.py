@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import torch
 
@@ -27,7 +27,9 @@ def move_aside(path: Path) -> Path:
     return target
 
 
-def load_checkpoint(path: Path, device: torch.device | str, required: Iterable[str], log=sys.stderr) -> dict | None:
+def load_checkpoint(
+    path: Path, device: torch.device | str, required: Iterable[str], log=sys.stderr
+) -> dict | None:
     """The checkpoint at ``path`` as a dict, or None when there is none to resume from.
 
     A file that torch cannot load, that is not a dict, or that lacks one of the ``required``

@@ -50,17 +50,36 @@ def _download(args: argparse.Namespace) -> None:
     from gansweep.data import download
     from gansweep.io import write_text
 
-    path = download(args.name, args.data_root, url=args.url, md5=args.md5, sha256=args.sha256, n_images=args.n_images)
-    record = {"dataset": args.name, "path": str(path), "url": args.url, "md5": args.md5, "sha256": args.sha256,
-              "n_images": args.n_images}  # fmt: skip
+    path = download(
+        args.name,
+        args.data_root,
+        url=args.url,
+        md5=args.md5,
+        sha256=args.sha256,
+        n_images=args.n_images,
+    )
+    record = {
+        "dataset": args.name,
+        "path": str(path),
+        "url": args.url,
+        "md5": args.md5,
+        "sha256": args.sha256,
+        "n_images": args.n_images,
+    }
     write_text(json.dumps(record, indent=1), Path(args.data_root) / args.name / "download.json")
 
 
 def _prepare(args: argparse.Namespace) -> None:
     from gansweep.data import prepare
 
-    prepare(args.name, args.data_root, split_seed=args.split_seed, train_fraction=args.train_fraction,
-            workers=args.workers, force=args.force)  # fmt: skip
+    prepare(
+        args.name,
+        args.data_root,
+        split_seed=args.split_seed,
+        train_fraction=args.train_fraction,
+        workers=args.workers,
+        force=args.force,
+    )
 
 
 def _fetch_weights(args: argparse.Namespace) -> None:
@@ -75,9 +94,17 @@ def _reference_stats(args: argparse.Namespace) -> None:
     from gansweep.metrics.fid import compute_reference_stats
 
     torch.set_num_threads(args.threads)
-    compute_reference_stats(args.metric, args.dataset, args.data_root, args.split, args.weights,
-                            args.out, device=args.device, batch_size=args.batch_size,
-                            sha256_prefix=args.sha256_prefix)  # fmt: skip
+    compute_reference_stats(
+        args.metric,
+        args.dataset,
+        args.data_root,
+        args.split,
+        args.weights,
+        args.out,
+        device=args.device,
+        batch_size=args.batch_size,
+        sha256_prefix=args.sha256_prefix,
+    )
 
 
 def _evaluate_image(args: argparse.Namespace) -> None:
@@ -87,16 +114,24 @@ def _evaluate_image(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads)
     spec = _read_spec(args.spec)
-    spec["eval"] = {"seed": args.eval_seed, "n_samples": args.n_samples,
-                    "metrics": [m for m, _, _ in args.metric], "feature_metrics": args.feature_metrics,
-                    "feature_samples": args.feature_samples}  # fmt: skip
+    spec["eval"] = {
+        "seed": args.eval_seed,
+        "n_samples": args.n_samples,
+        "metrics": [m for m, _, _ in args.metric],
+        "feature_metrics": args.feature_metrics,
+        "feature_samples": args.feature_samples,
+    }
     evaluate_image_job(
-        spec, Path(args.job_dir),
+        spec,
+        Path(args.job_dir),
         references={m: Path(ref) for m, ref, _ in args.metric},
         weights={m: Path(w) for m, _, w in args.metric},
-        out_table=Path(args.out), out_images=Path(args.images), device=args.device,
-        batch_size=args.batch_size, weights_sha256=dict(args.sha256_prefix or []),
-    )  # fmt: skip
+        out_table=Path(args.out),
+        out_images=Path(args.images),
+        device=args.device,
+        batch_size=args.batch_size,
+        weights_sha256=dict(args.sha256_prefix or []),
+    )
 
 
 def _aggregate_image(args: argparse.Namespace) -> None:
@@ -122,7 +157,9 @@ def _image_figure(args: argparse.Namespace) -> None:
             with np.load(path) as arrays:
                 for key in arrays.files:
                     seed, name = key.split("/")
-                    images.setdefault(path.parent.parent.name, {}).setdefault(int(seed[4:]), {})[name] = arrays[key]
+                    images.setdefault(path.parent.parent.name, {}).setdefault(int(seed[4:]), {})[
+                        name
+                    ] = arrays[key]
         else:
             tables[path.stem] = pd.read_parquet(path)
     needs = IMAGE_FIGURE_INPUTS[args.name]
@@ -185,7 +222,10 @@ def _compare(args: argparse.Namespace) -> None:
     if args.csv:
         write_text(table.to_csv(index=False, float_format="%.4g"), args.csv)
     n_sig = int(table["significant"].sum()) if len(table) else 0
-    print(f"{len(table)} comparisons with the baseline; {n_sig} significant (Holm p < 0.05)", file=sys.stderr)
+    print(
+        f"{len(table)} comparisons with the baseline; {n_sig} significant (Holm p < 0.05)",
+        file=sys.stderr,
+    )
 
 
 def _seeds_needed(args: argparse.Namespace) -> None:
@@ -194,13 +234,17 @@ def _seeds_needed(args: argparse.Namespace) -> None:
 
     p0, p1 = args.rates
     n = seeds_needed(p0, p1, args.power, args.alpha)
-    print(f"{n} seeds per cell detect a success rate of {p0:g} vs {p1:g} with power {args.power:g} "
-          f"(two-sided alpha {args.alpha:g}; two-proportion z test on Cohen's h, statsmodels NormalIndPower)")  # fmt: skip
+    print(
+        f"{n} seeds per cell detect a success rate of {p0:g} vs {p1:g} with power {args.power:g} "
+        f"(two-sided alpha {args.alpha:g}; two-proportion z test on Cohen's h, statsmodels NormalIndPower)"
+    )
     for seeds in args.seeds or []:
         print(f"{seeds} seeds per cell give power {power_at(seeds, p0, p1, args.alpha):.3f}")
     if args.comparisons:
         if not args.out:
-            raise SystemExit("gansweep seeds-needed: --comparisons needs --out (the power table's CSV path)")
+            raise SystemExit(
+                "gansweep seeds-needed: --comparisons needs --out (the power table's CSV path)"
+            )
         comparisons = pd.read_parquet(args.comparisons)
         if len(comparisons) and comparisons["metric"].iloc[0] in ("success_rate", "failure_rate"):
             table = ring_power_table(comparisons, (p0, p1), args.power, args.alpha)
@@ -225,7 +269,10 @@ def registered(kind: str) -> list[tuple[str, str]]:
         from gansweep.config import RING_MODELS
         from gansweep.models import MODELS
 
-        return [(n, ("[2D] " if n in RING_MODELS else "[image] ") + describe(MODELS[n])) for n in MODELS.in_order()]
+        return [
+            (n, ("[2D] " if n in RING_MODELS else "[image] ") + describe(MODELS[n]))
+            for n in MODELS.in_order()
+        ]
     elif kind == "datasets":
         from gansweep.data import DATASETS
 
@@ -234,9 +281,9 @@ def registered(kind: str) -> list[tuple[str, str]]:
         from gansweep.metrics import METRICS
         from gansweep.metrics.fid import FEATURE_EXTRACTORS
 
-        return [(n, describe(METRICS[n])) for n in METRICS.in_order() if n not in FEATURE_EXTRACTORS] + [
-            (n, describe(FEATURE_EXTRACTORS[n])) for n in FEATURE_EXTRACTORS.in_order()
-        ]
+        return [
+            (n, describe(METRICS[n])) for n in METRICS.in_order() if n not in FEATURE_EXTRACTORS
+        ] + [(n, describe(FEATURE_EXTRACTORS[n])) for n in FEATURE_EXTRACTORS.in_order()]
     elif kind == "figures":
         from gansweep.figures.images import FIGURES as image_figures
         from gansweep.figures.ring import FIGURES as ring_figures
@@ -296,7 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="what is registered: " + " | ".join(LIST_KINDS))
     p.add_argument("kind", choices=LIST_KINDS)
-    p.add_argument("--plugin", action="append", metavar="FILE.py", help="import a plugin first (repeatable)")
+    p.add_argument(
+        "--plugin", action="append", metavar="FILE.py", help="import a plugin first (repeatable)"
+    )
     p.set_defaults(func=_list)
 
     p = sub.add_parser("train-ring", help="train one job of a 2D study (many runs at once)")
@@ -312,7 +361,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="mirror: http(s)://, file:// or a local path")
     p.add_argument("--md5")
     p.add_argument("--sha256")
-    p.add_argument("--n-images", type=int, help="LSUN: the image count the mirror holds (default: the published count)")
+    p.add_argument(
+        "--n-images",
+        type=int,
+        help="LSUN: the image count the mirror holds (default: the published count)",
+    )
     p.set_defaults(func=_download)
 
     p = sub.add_parser("prepare", help="decode an image dataset once into uint8 arrays")
@@ -345,14 +398,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate-image", help="FID and image artefacts of one training job")
     p.add_argument("--spec", required=True)
     p.add_argument("--job-dir", required=True)
-    p.add_argument("--metric", nargs=3, action="append", required=True,
-                   metavar=("NAME", "REFERENCE_STATS", "WEIGHTS"))  # fmt: skip
+    p.add_argument(
+        "--metric",
+        nargs=3,
+        action="append",
+        required=True,
+        metavar=("NAME", "REFERENCE_STATS", "WEIGHTS"),
+    )
     p.add_argument("--sha256-prefix", nargs=2, action="append", metavar=("NAME", "PREFIX"))
     p.add_argument("--n-samples", type=int, required=True)
     p.add_argument("--eval-seed", type=int, required=True)
-    p.add_argument("--feature-metrics", nargs="*", choices=["prdc", "kid"], default=["prdc"],
-                   help="on the FID's features: precision/recall/density/coverage, KID")  # fmt: skip
-    p.add_argument("--feature-samples", type=int, default=10_000, help="real and fake features they use")
+    p.add_argument(
+        "--feature-metrics",
+        nargs="*",
+        choices=["prdc", "kid"],
+        default=["prdc"],
+        help="on the FID's features: precision/recall/density/coverage, KID",
+    )
+    p.add_argument(
+        "--feature-samples", type=int, default=10_000, help="real and fake features they use"
+    )
     p.add_argument("--out", required=True)
     p.add_argument("--images", required=True)
     add_inception_run_args(p)
@@ -398,24 +463,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="CSV")
     p.set_defaults(func=_compare_paper)
 
-    p = sub.add_parser("compare", help="each cell vs the study's baseline cell: CIs, p-values (Holm)")
+    p = sub.add_parser(
+        "compare", help="each cell vs the study's baseline cell: CIs, p-values (Holm)"
+    )
     p.add_argument("--study", required=True)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--summary", help="a 2D study's summary.parquet (success / failure rates)")
     src.add_argument("--runs", help="an image study's runs.parquet (FID per seed)")
     p.add_argument("--metric", default="fid", help="image studies: the FID column to compare")
-    p.add_argument("--baseline", help='JSON, e.g. {"objective": "saturating", "alpha_d": 1}; default: vanilla')
+    p.add_argument(
+        "--baseline", help='JSON, e.g. {"objective": "saturating", "alpha_d": 1}; default: vanilla'
+    )
     p.add_argument("--out", required=True, help="comparisons.parquet")
     p.add_argument("--csv", help="the same table as CSV (for the report)")
     p.set_defaults(func=_compare)
 
-    p = sub.add_parser("seeds-needed", help="seeds per cell to detect a difference in success rate; power")
-    p.add_argument("--rates", nargs=2, type=float, default=[0.465, 0.87], metavar=("P_BASELINE", "P_OTHER"),
-                   help="success rates to tell apart (default: the paper's vanilla 46.5 %% vs 87 %%)")
+    p = sub.add_parser(
+        "seeds-needed", help="seeds per cell to detect a difference in success rate; power"
+    )
+    p.add_argument(
+        "--rates",
+        nargs=2,
+        type=float,
+        default=[0.465, 0.87],
+        metavar=("P_BASELINE", "P_OTHER"),
+        help="success rates to tell apart (default: the paper's vanilla 46.5 %% vs 87 %%)",
+    )
     p.add_argument("--power", type=float, default=0.8)
     p.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level")
-    p.add_argument("--seeds", type=int, nargs="*", help="also print the power these seed counts give")
-    p.add_argument("--comparisons", help="a study's comparisons.parquet: write its power table to --out")
+    p.add_argument(
+        "--seeds", type=int, nargs="*", help="also print the power these seed counts give"
+    )
+    p.add_argument(
+        "--comparisons", help="a study's comparisons.parquet: write its power table to --out"
+    )
     p.add_argument("--effect-size", type=float, default=0.8, help="image studies: Cohen's d of FID")
     p.add_argument("--out", help="power table (CSV)")
     p.set_defaults(func=_seeds_needed)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 import math
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema
 import yaml
@@ -51,7 +52,6 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "oneOf" and "description" in schema:
         return f"config key '{key}': {error.instance!r} is invalid: {schema['description']}"
     return f"config key '{key}': {error.message}"
-
 
 
 def load_schema(path: str | Path = REPO_SCHEMA) -> dict:
@@ -156,11 +156,16 @@ def expand_includes(config: dict, presets: Path = PRESETS, _seen: tuple = ()) ->
         included = expand_includes(included, presets, _seen + (path.resolve(),))
         for study, body in included.get("studies", {}).items():
             if study in config.setdefault("studies", {}):
-                raise ConfigError(f"config key 'include': study {study!r} is defined twice ({path})")
+                raise ConfigError(
+                    f"config key 'include': study {study!r} is defined twice ({path})"
+                )
             config["studies"][study] = body
         plugins = config.setdefault("plugins", [])
         plugins += [p for p in included.get("plugins", []) if p not in plugins]
-        fill_unset(config, {k: v for k, v in included.items() if k not in ("studies", "include", "plugins")})
+        fill_unset(
+            config,
+            {k: v for k, v in included.items() if k not in ("studies", "include", "plugins")},
+        )
     config["include"] = []
     return config
 
@@ -217,7 +222,9 @@ def validate_config(
         if not toy:
             _check_image_study(key, study)
             _check_feature_metrics(key, study, name in asked_features)
-        study["plugins"] = config["plugins"] + [p for p in study["plugins"] if p not in config["plugins"]]
+        study["plugins"] = config["plugins"] + [
+            p for p in study["plugins"] if p not in config["plugins"]
+        ]
     _check_plan_size(config)
     _check_devices(config, jobs_run_here)
     _check_smoke_sources(config)
@@ -228,9 +235,12 @@ def _studies_setting_feature_metrics(config: dict) -> set:
     """Studies whose config sets ``eval.feature_metrics`` itself (before defaults are filled)."""
     studies = config.get("studies")
     return {
-        name for name, study in (studies.items() if isinstance(studies, dict) else ())
-        if isinstance(study, dict) and isinstance(study.get("eval"), dict) and study["eval"].get("feature_metrics")
-    }  # fmt: skip
+        name
+        for name, study in (studies.items() if isinstance(studies, dict) else ())
+        if isinstance(study, dict)
+        and isinstance(study.get("eval"), dict)
+        and study["eval"].get("feature_metrics")
+    }
 
 
 def _check_feature_metrics(key: str, study: dict, asked: bool) -> None:
@@ -266,7 +276,9 @@ def _load_config_plugins(config: dict) -> None:
     for key, holder in where:
         paths = holder.get("plugins", [])
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-            raise ConfigError(f"config key '{key}': give a list of Python file paths, got {paths!r}")
+            raise ConfigError(
+                f"config key '{key}': give a list of Python file paths, got {paths!r}"
+            )
         try:
             holder["plugins"] = load_plugins(paths)
         except PluginError as err:
@@ -283,19 +295,25 @@ def _check_numbers(key: str, study: dict) -> None:
         for name in ("lr", "lr_d", "lr_g"):
             for j, lr in enumerate(grid.get(name, [])):
                 if not math.isfinite(lr):
-                    raise ConfigError(f"config key '{key}.grids.{i}.{name}.{j}': learning rate {lr} "
-                                      f"is not allowed; give a finite number > 0")  # fmt: skip
+                    raise ConfigError(
+                        f"config key '{key}.grids.{i}.{name}.{j}': learning rate {lr} "
+                        f"is not allowed; give a finite number > 0"
+                    )
         for name in ("alpha_d", "alpha_g"):
             for j, alpha in enumerate(grid.get(name, [])):
                 if math.isnan(alpha):
-                    raise ConfigError(f"config key '{key}.grids.{i}.{name}.{j}': α is NaN; give a "
-                                      f"number > 0 or .inf (α = ∞)")  # fmt: skip
+                    raise ConfigError(
+                        f"config key '{key}.grids.{i}.{name}.{j}': α is NaN; give a "
+                        f"number > 0 or .inf (α = ∞)"
+                    )
     seeds = study["seeds"]
     for j, seed in enumerate([seeds] if isinstance(seeds, int) else seeds):
         if seed > MAX_SEED:
             where = f"{key}.seeds" + ("" if isinstance(seeds, int) else f".{j}")
-            raise ConfigError(f"config key '{where}': {seed} is beyond the largest seed, "
-                              f"2**63 - 1 = {MAX_SEED} (seeds are int64 in the tables)")  # fmt: skip
+            raise ConfigError(
+                f"config key '{where}': {seed} is beyond the largest seed, "
+                f"2**63 - 1 = {MAX_SEED} (seeds are int64 in the tables)"
+            )
 
 
 # Planning is a pure function of the config and must stay well under a second (measured: about
@@ -322,8 +340,10 @@ def _check_plan_size(config: dict) -> None:
             ring_runs += n_ring_runs(study)
         else:
             image_jobs += n_image_jobs(study)
-    for count, bound, what in ((ring_runs, MAX_RING_RUNS, "2D runs (cells × seeds)"),
-                               (image_jobs, MAX_IMAGE_JOBS, "image training jobs (cells × seed chunks)")):  # fmt: skip
+    for count, bound, what in (
+        (ring_runs, MAX_RING_RUNS, "2D runs (cells × seeds)"),
+        (image_jobs, MAX_IMAGE_JOBS, "image training jobs (cells × seed chunks)"),
+    ):
         if count > bound:
             raise ConfigError(
                 f"config key 'studies': {count:,} {what}; at most {bound:,} are allowed, so that "
@@ -335,8 +355,11 @@ def _check_devices(config: dict, jobs_run_here: bool) -> None:
     """`device: cuda` needs CUDA on the machine that runs the job; checked here, not mid-job."""
     keys = []
     if jobs_run_here:
-        keys = [f"studies.{n}.execution.device" for n, s in config["studies"].items()
-                if s["execution"]["device"] == "cuda"]  # fmt: skip
+        keys = [
+            f"studies.{n}.execution.device"
+            for n, s in config["studies"].items()
+            if s["execution"]["device"] == "cuda"
+        ]
     fid = config["fid"]
     images = any(s["dataset"] not in TOY2D_DATASETS for s in config["studies"].values())
     if fid["device"] == "cuda" and images and (jobs_run_here or fid["reference_stats_local"]):
@@ -364,12 +387,16 @@ def _check_smoke_sources(config: dict) -> None:
     if not config["smoke"]:
         return
     missing = []
-    for name, study in config["studies"].items():
+    for study in config["studies"].values():
         if study["dataset"] in TOY2D_DATASETS:
             continue
         if "url" not in config["downloads"].get(study["dataset"], {}):
             missing.append(f"downloads.{study['dataset']}")
-        missing += [f"fid.weights.{m}" for m in study["eval"]["metrics"] if "url" not in config["fid"]["weights"].get(m, {})]
+        missing += [
+            f"fid.weights.{m}"
+            for m in study["eval"]["metrics"]
+            if "url" not in config["fid"]["weights"].get(m, {})
+        ]
     if missing:
         missing = list(dict.fromkeys(missing))
         raise ConfigError(
@@ -398,7 +425,9 @@ def _check_image_study(key: str, study: dict) -> None:
         where = f"{key}.grids.{i}"
         has_pair = "lr_d" in grid or "lr_g" in grid
         if ("lr" in grid) == has_pair or (has_pair and not ("lr_d" in grid and "lr_g" in grid)):
-            raise ConfigError(f"config key '{where}': give 'lr' (shared by D and G) or both 'lr_d' and 'lr_g'")
+            raise ConfigError(
+                f"config key '{where}': give 'lr' (shared by D and G) or both 'lr_d' and 'lr_g'"
+            )
         arch = grid.get("architecture", study["architecture"])
         if arch in CONDITIONAL_ARCHITECTURES and study["dataset"] not in LABELLED_DATASETS:
             raise ConfigError(

@@ -74,8 +74,11 @@ def image_artefacts(generator, state: dict, eval_seed: int, device) -> dict[str,
     z_dim, n_classes = state["z_dim"], state["n_classes"]
 
     def run(z, y=None):
-        return to_uint8(generator(z.to(device), None if y is None else y.to(device)) if n_classes
-                        else generator(z.to(device)))  # fmt: skip
+        return to_uint8(
+            generator(z.to(device), None if y is None else y.to(device))
+            if n_classes
+            else generator(z.to(device))
+        )
 
     z = torch.randn(GRID, z_dim, generator=gen)
     labels = torch.arange(GRID) % n_classes if n_classes else None
@@ -105,7 +108,9 @@ def _real_features(metric: str, path: Path) -> np.ndarray:
     return features
 
 
-def feature_metrics(real: np.ndarray, fake: np.ndarray, which: list[str], seed: int, log=sys.stderr) -> dict:
+def feature_metrics(
+    real: np.ndarray, fake: np.ndarray, which: list[str], seed: int, log=sys.stderr
+) -> dict:
     """PRDC and / or KID of the kept fake features against the stored real ones, on equally many
     of each (the first ``min(len(real), len(fake))``: both are random samples already)."""
     n = min(len(real), len(fake))
@@ -115,8 +120,10 @@ def feature_metrics(real: np.ndarray, fake: np.ndarray, which: list[str], seed: 
         if n >= diversity.NEAREST_K + 2:
             row.update(diversity.prdc(real[:n], fake[:n]))
         else:
-            print(f"PRDC skipped: {n} feature(s) per side, k = {diversity.NEAREST_K} needs {diversity.NEAREST_K + 2}",
-                  file=log)  # fmt: skip
+            print(
+                f"PRDC skipped: {n} feature(s) per side, k = {diversity.NEAREST_K} needs {diversity.NEAREST_K + 2}",
+                file=log,
+            )
             row.update(dict.fromkeys(diversity.PRDC_COLUMNS, float("nan")))
     if "kid" in which:
         row.update(diversity.kid(real[:n], fake[:n], seed=seed))
@@ -124,10 +131,17 @@ def feature_metrics(real: np.ndarray, fake: np.ndarray, which: list[str], seed: 
 
 
 def evaluate_image_job(
-    spec: dict, job_dir: Path, references: dict[str, Path], weights: dict[str, Path],
-    out_table: Path, out_images: Path, device: str = "auto", batch_size: int = 250,
-    weights_sha256: dict[str, str] | None = None, log=sys.stderr,
-) -> pd.DataFrame:  # fmt: skip
+    spec: dict,
+    job_dir: Path,
+    references: dict[str, Path],
+    weights: dict[str, Path],
+    out_table: Path,
+    out_images: Path,
+    device: str = "auto",
+    batch_size: int = 250,
+    weights_sha256: dict[str, str] | None = None,
+    log=sys.stderr,
+) -> pd.DataFrame:
     """FID rows for every (seed, snapshot) of one training job, and its image arrays.
 
     ``spec["eval"]`` holds ``seed``, ``n_samples``, ``metrics`` and optionally ``feature_metrics``
@@ -138,8 +152,10 @@ def evaluate_image_job(
     eval_cfg = spec["eval"]
     extra = list(eval_cfg.get("feature_metrics", ["prdc"])) if "fid" in eval_cfg["metrics"] else []
     keep = int(eval_cfg.get("feature_samples", FEATURE_SAMPLES))
-    extractors = {m: fid_metric.load_extractor(m, weights[m], device,
-                                               (weights_sha256 or {}).get(m)) for m in eval_cfg["metrics"]}  # fmt: skip
+    extractors = {
+        m: fid_metric.load_extractor(m, weights[m], device, (weights_sha256 or {}).get(m))
+        for m in eval_cfg["metrics"]
+    }
     refs = {m: fid_metric.load_stats(references[m]) for m in eval_cfg["metrics"]}
     for metric, extractor in extractors.items():
         fid_metric.check_compatible(refs[metric], extractor)  # same metric, weights and dims
@@ -151,36 +167,64 @@ def evaluate_image_job(
         for snapshot in snapshots:
             generator, state = load_generator(snapshot, device)
             row = {
-                "study": spec["study"], "dataset": spec["dataset"], "cell": spec["cell"],
-                "architecture": spec["architecture"], "objective": spec["objective"],
-                "alpha_d": spec["alpha_d"], "alpha_g": spec["alpha_g"],
-                "lr_d": spec["lr_d"], "lr_g": spec["lr_g"], "seed": seed,
-                "step": state["step"], "epoch": state["epoch"], "status": "ok",
-                "diverged_step": run["diverged_step"], "eval_seed": eval_cfg["seed"],
+                "study": spec["study"],
+                "dataset": spec["dataset"],
+                "cell": spec["cell"],
+                "architecture": spec["architecture"],
+                "objective": spec["objective"],
+                "alpha_d": spec["alpha_d"],
+                "alpha_g": spec["alpha_g"],
+                "lr_d": spec["lr_d"],
+                "lr_g": spec["lr_g"],
+                "seed": seed,
+                "step": state["step"],
+                "epoch": state["epoch"],
+                "status": "ok",
+                "diverged_step": run["diverged_step"],
+                "eval_seed": eval_cfg["seed"],
                 "generator_mode": "eval",
-            }  # fmt: skip
+            }
             for metric, extractor in extractors.items():
                 ref = refs[metric]
                 n_fake = eval_cfg["n_samples"] if metric == "fid" else int(ref["n"])
                 stream = LatentStream(eval_cfg["seed"], state["z_dim"], state["n_classes"], device)
-                kept = fid_metric.FeatureSample(min(keep, n_fake)) if metric == "fid" and extra else None
+                kept = (
+                    fid_metric.FeatureSample(min(keep, n_fake))
+                    if metric == "fid" and extra
+                    else None
+                )
                 mu, sigma, n = fid_metric.generated_stats(
-                    metric, stream.sampler(generator), n_fake, batch_size, extractor, device, sample=kept,
+                    metric,
+                    stream.sampler(generator),
+                    n_fake,
+                    batch_size,
+                    extractor,
+                    device,
+                    sample=kept,
                     desc=f"{metric} {spec['cell']} seed {seed} step {state['step']}",
                 )
                 value = fid_metric.frechet_distance(mu, sigma, ref["mu"], ref["sigma"])
                 prefix = "" if metric == "fid" else f"{metric}_"
-                row.update({
-                    metric: value, f"{prefix}n_fake": n, f"{prefix}ref_split": ref["protocol"]["split"],
-                    f"{prefix}ref_size": int(ref["n"]), f"{prefix}dims": int(mu.shape[0]),
-                    f"{prefix}weights_sha256": extractor.weights_sha256,
-                })  # fmt: skip
+                row.update(
+                    {
+                        metric: value,
+                        f"{prefix}n_fake": n,
+                        f"{prefix}ref_split": ref["protocol"]["split"],
+                        f"{prefix}ref_size": int(ref["n"]),
+                        f"{prefix}dims": int(mu.shape[0]),
+                        f"{prefix}weights_sha256": extractor.weights_sha256,
+                    }
+                )
                 if kept is not None:
                     row.update(feature_metrics(real, kept.features(), extra, eval_cfg["seed"], log))
             rows.append(row)
             shown = [m for m in (*extractors, "recall", "coverage", "kid") if m in row]
-            print(f"{spec['cell']} seed {seed} step {state['step']}: "
-                  + ", ".join(f"{m} {row[m]:.4g}" for m in shown), file=log, flush=True)  # fmt: skip
+            print(
+                f"{spec['cell']} seed {seed} step {state['step']}: "
+                + ", ".join(f"{m} {row[m]:.4g}" for m in shown),
+                file=log,
+                flush=True,
+            )
         if snapshots:
             generator, state = load_generator(snapshots[-1], device)
             for name, array in image_artefacts(generator, state, eval_cfg["seed"], device).items():
@@ -194,14 +238,18 @@ def evaluate_image_job(
     return table
 
 
-def aggregate_image(evals: pd.DataFrame, train_runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def aggregate_image(
+    evals: pd.DataFrame, train_runs: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(runs, summary) of an image study: one row per run and evaluated checkpoint (diverged runs
     with NaN values at the checkpoints they never reached), and per cell and checkpoint the
     mean / std / median / t 95 % CI over seeds of every metric in :data:`SUMMARY_METRICS` present.
     ``n_ok`` counts the seeds with a finite FID (the first metric present)."""
     from gansweep.tables import IMAGE_CELL, summarize_fid, with_diverged_runs
 
-    runs = with_diverged_runs(evals, train_runs).sort_values(["cell", "seed", "step"], ignore_index=True)
+    runs = with_diverged_runs(evals, train_runs).sort_values(
+        ["cell", "seed", "step"], ignore_index=True
+    )
     summaries = [summarize_fid(runs, m) for m in SUMMARY_METRICS if m in runs]
     summary = summaries[0]
     keys = IMAGE_CELL + ["step", "epoch", "n_seeds"]

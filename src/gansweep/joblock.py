@@ -15,8 +15,8 @@ import fcntl
 import os
 import platform
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 class JobLockedError(RuntimeError):

@@ -22,8 +22,8 @@ real step. α = 1 is therefore computed as BCE from the logit, −log σ(±logit
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Union
 
 import torch
 import torch.nn.functional as F
@@ -32,7 +32,7 @@ from torch import Tensor
 from gansweep.registry import Registry
 
 EPS = 1e-7  # the authors' probability clamp
-Alpha = Union[float, Tensor]
+Alpha = float | Tensor
 
 
 def _alpha_exponent(alpha: Alpha) -> Alpha:
@@ -142,8 +142,7 @@ _register(
     Objective(
         name="lsgan",
         # 0-1 binary coding (a = 0, b = c = 1) on the raw output, as in the paper.
-        d_loss=lambda real, fake, _a: 0.5 * ((real - 1.0) ** 2).mean(-1)
-        + 0.5 * (fake**2).mean(-1),
+        d_loss=lambda real, fake, _a: 0.5 * ((real - 1.0) ** 2).mean(-1) + 0.5 * (fake**2).mean(-1),
         g_loss=lambda fake, _a: 0.5 * ((fake - 1.0) ** 2).mean(-1),
         description="least-squares GAN with 0-1 coding",
     )
@@ -170,8 +169,9 @@ _register(
 _register(
     Objective(
         name="hinge",
-        d_loss=lambda real, fake, _a: torch.relu(1.0 - real).mean(-1)
-        + torch.relu(1.0 + fake).mean(-1),
+        d_loss=lambda real, fake, _a: (
+            torch.relu(1.0 - real).mean(-1) + torch.relu(1.0 + fake).mean(-1)
+        ),
         g_loss=lambda fake, _a: -fake.mean(-1),
         description="hinge loss (SNGAN)",
     )
@@ -190,8 +190,10 @@ def gradient_penalty(
     Returns the mean over the last batch axis.
     """
     if not 1 <= feature_dims < real.dim():
-        raise ValueError(f"feature_dims must be in [1, {real.dim() - 1}] for inputs of shape "
-                         f"{tuple(real.shape)}, got {feature_dims}")  # fmt: skip
+        raise ValueError(
+            f"feature_dims must be in [1, {real.dim() - 1}] for inputs of shape "
+            f"{tuple(real.shape)}, got {feature_dims}"
+        )
     mixed = (mix * real.detach() + (1 - mix) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
     norms = grad.flatten(grad.dim() - feature_dims).norm(dim=-1)
@@ -299,8 +301,13 @@ F_DIVERGENCES: dict[str, FDivergence] = {
 }
 
 
-F_DIVERGENCE_TITLES = {"kl": "Kullback–Leibler", "reverse_kl": "reverse Kullback–Leibler",
-                       "pearson": "Pearson χ²", "hellinger": "squared Hellinger", "js": "Jensen–Shannon"}  # fmt: skip
+F_DIVERGENCE_TITLES = {
+    "kl": "Kullback–Leibler",
+    "reverse_kl": "reverse Kullback–Leibler",
+    "pearson": "Pearson χ²",
+    "hellinger": "squared Hellinger",
+    "js": "Jensen–Shannon",
+}
 
 
 def _fgan_objective(div: FDivergence) -> Objective:
@@ -327,7 +334,9 @@ for _div in F_DIVERGENCES.values():
 
 
 # ---- Zero-centred gradient penalties R1 / R2 (Mescheder et al. 2018, arXiv 1801.04406) --------
-def squared_input_gradient(critic: Callable[[Tensor], Tensor], x: Tensor, feature_dims: int) -> Tensor:
+def squared_input_gradient(
+    critic: Callable[[Tensor], Tensor], x: Tensor, feature_dims: int
+) -> Tensor:
     """E_x[‖∇_x C(x)‖²] per leading index: the mean over the last batch axis of the squared
     gradient norm, flattened over the trailing ``feature_dims`` axes (1 for stacked 2D points
     [S, B, 2], 3 for images [B, C, H, W]). Differentiable (create_graph) so D can descend it.
@@ -340,9 +349,13 @@ def squared_input_gradient(critic: Callable[[Tensor], Tensor], x: Tensor, featur
 
 
 def zero_centred_penalties(
-    critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,
-    r1_gamma: float, r2_gamma: float, feature_dims: int,
-) -> Tensor | float:  # fmt: skip
+    critic: Callable[[Tensor], Tensor],
+    real: Tensor,
+    fake: Tensor,
+    r1_gamma: float,
+    r2_gamma: float,
+    feature_dims: int,
+) -> Tensor | float:
     """γ₁/2 · E_real[‖∇C‖²] (R1) + γ₂/2 · E_fake[‖∇C‖²] (R2), added to any objective's D loss;
     R3GAN (Huang et al. 2024, arXiv 2501.05441) is RpGAN with both. A zero γ skips its term."""
     total: Tensor | float = 0.0

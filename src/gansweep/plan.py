@@ -55,7 +55,11 @@ def n_ring_runs(study: dict) -> int:
     """cells × seeds, counted without enumerating them (an upper bound if grids overlap)."""
     cells = 0
     for grid in study["grids"]:
-        alphas = len(grid["alpha_d"]) * len(grid["alpha_g"]) if LOSSES[grid["objective"]].uses_alpha else 1
+        alphas = (
+            len(grid["alpha_d"]) * len(grid["alpha_g"])
+            if LOSSES[grid["objective"]].uses_alpha
+            else 1
+        )
         cells += alphas * len(grid["lr"])
     return cells * n_seeds(study)
 
@@ -144,7 +148,11 @@ def ring_job_cost(spec: dict) -> float:
     m = spec["model"]
     macs = m["g_hidden"] * m["g_width"] ** 2 + m["d_hidden"] * m["d_width"] ** 2
     train = spec["train"]
-    passes = LOSSES[spec["objective"]].gradient_penalty + bool(train.get("r1_gamma")) + bool(train.get("r2_gamma"))
+    passes = (
+        LOSSES[spec["objective"]].gradient_penalty
+        + bool(train.get("r1_gamma"))
+        + bool(train.get("r2_gamma"))
+    )
     return len(spec["runs"]) * spec["steps"] * train["batch_size"] * macs * (1 + 0.3 * passes)
 
 
@@ -177,19 +185,34 @@ def image_cells(study: dict) -> dict[str, dict]:
             alphas = list(itertools.product(grid["alpha_d"], grid["alpha_g"]))
         else:
             alphas = [(None, None)]
-        lrs = [(lr, lr) for lr in grid["lr"]] if "lr" in grid else list(itertools.product(grid["lr_d"], grid["lr_g"]))
+        lrs = (
+            [(lr, lr) for lr in grid["lr"]]
+            if "lr" in grid
+            else list(itertools.product(grid["lr_d"], grid["lr_g"]))
+        )
         for (alpha_d, alpha_g), (lr_d, lr_g) in itertools.product(alphas, lrs):
             name = f"{arch}-{objective}"
             if alpha_d is not None:
                 name += f"-ad{slug(alpha_d)}-ag{slug(alpha_g)}"
             name += f"-lr{slug(lr_d)}" + (f"-lrg{slug(lr_g)}" if lr_g != lr_d else "")
             if overrides:
-                name += "-" + "-".join(f"{k}{_override_slug(v)}" for k, v in sorted(overrides.items()))
-            cells.setdefault(name, {
-                "cell": name, "architecture": arch, "objective": objective,
-                "alpha_d": alpha_d, "alpha_g": alpha_g, "lr_d": float(lr_d), "lr_g": float(lr_g),
-                "n_classes": 10 if arch in CONDITIONAL_ARCHITECTURES else 0, "train": train,
-            })  # fmt: skip
+                name += "-" + "-".join(
+                    f"{k}{_override_slug(v)}" for k, v in sorted(overrides.items())
+                )
+            cells.setdefault(
+                name,
+                {
+                    "cell": name,
+                    "architecture": arch,
+                    "objective": objective,
+                    "alpha_d": alpha_d,
+                    "alpha_g": alpha_g,
+                    "lr_d": float(lr_d),
+                    "lr_g": float(lr_g),
+                    "n_classes": 10 if arch in CONDITIONAL_ARCHITECTURES else 0,
+                    "train": train,
+                },
+            )
     return cells
 
 
@@ -203,7 +226,11 @@ def n_image_jobs(study: dict) -> int:
     """cells × seed chunks, counted without enumerating them (an upper bound if grids overlap)."""
     cells = 0
     for grid in study["grids"]:
-        alphas = len(grid["alpha_d"]) * len(grid["alpha_g"]) if LOSSES[grid["objective"]].uses_alpha else 1
+        alphas = (
+            len(grid["alpha_d"]) * len(grid["alpha_g"])
+            if LOSSES[grid["objective"]].uses_alpha
+            else 1
+        )
         lrs = len(grid["lr"]) if "lr" in grid else len(grid["lr_d"]) * len(grid["lr_g"])
         cells += alphas * lrs
     return cells * -(-n_seeds(study) // study["execution"]["seeds_per_job"])
@@ -220,11 +247,18 @@ def image_jobs(study_name: str, study: dict, data_dir: str) -> dict[tuple[str, s
             chunk = seeds[k : k + per_job]
             job_id = f"seed{chunk[0]}" if len(chunk) == 1 else f"seeds{chunk[0]}-{chunk[-1]}"
             jobs[cell_id, job_id] = {
-                **cell, **length, "study": study_name, "job": job_id, "seeds": chunk,
-                "dataset": study["dataset"], "data_dir": data_dir,
-                "log_every": study["log"]["every"], "eval_seed": study["eval"]["seed"],
+                **cell,
+                **length,
+                "study": study_name,
+                "job": job_id,
+                "seeds": chunk,
+                "dataset": study["dataset"],
+                "data_dir": data_dir,
+                "log_every": study["log"]["every"],
+                "eval_seed": study["eval"]["seed"],
                 "eval_every_epochs": study["eval"]["every_epochs"],
                 "checkpoint_every": study["execution"]["checkpoint_every"],
-                "execution": study["execution"], **_plugins(study),
-            }  # fmt: skip
+                "execution": study["execution"],
+                **_plugins(study),
+            }
     return jobs

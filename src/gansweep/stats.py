@@ -67,7 +67,9 @@ def _same_lr(a, b, keys: CellKeys) -> bool:
     return all(_close(a[k], b[k]) for k in keys.lr)
 
 
-def baseline_index(cells: pd.DataFrame, keys: CellKeys, baseline: dict | None, study: str) -> list[int]:
+def baseline_index(
+    cells: pd.DataFrame, keys: CellKeys, baseline: dict | None, study: str
+) -> list[int]:
     """For each row of ``cells`` (one row per cell, in study order), the row index of its
     baseline cell.
 
@@ -79,15 +81,25 @@ def baseline_index(cells: pd.DataFrame, keys: CellKeys, baseline: dict | None, s
     """
     rows = [r for _, r in cells.iterrows()]
     if baseline:
-        named = [i for i, r in enumerate(rows) if r["objective"] == baseline["objective"]
-                 and _close(r["alpha_d"], baseline.get("alpha_d", 1.0) if not pd.isna(r["alpha_d"]) else np.nan)
-                 and _close(r["alpha_g"], baseline.get("alpha_g", 1.0) if not pd.isna(r["alpha_g"]) else np.nan)]  # fmt: skip
+        named = [
+            i
+            for i, r in enumerate(rows)
+            if r["objective"] == baseline["objective"]
+            and _close(
+                r["alpha_d"], baseline.get("alpha_d", 1.0) if not pd.isna(r["alpha_d"]) else np.nan
+            )
+            and _close(
+                r["alpha_g"], baseline.get("alpha_g", 1.0) if not pd.isna(r["alpha_g"]) else np.nan
+            )
+        ]
         if "lr" in baseline:
             named = [i for i in named if all(_close(rows[i][k], baseline["lr"]) for k in keys.lr)]
         if not named:
             have = "; ".join(_cell_text(r, keys) for r in rows)
-            raise BaselineError(f"studies.{study}.baseline: {baseline} is not a cell of study {study!r}; "
-                                f"its cells are: {have}")  # fmt: skip
+            raise BaselineError(
+                f"studies.{study}.baseline: {baseline} is not a cell of study {study!r}; "
+                f"its cells are: {have}"
+            )
         return [next((i for i in named if _same_lr(rows[i], r, keys)), named[0]) for r in rows]
 
     out = []
@@ -133,12 +145,21 @@ def _final_per_study(table: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- ring
 def difference_of_proportions(k1: int, n1: int, k0: int, n0: int) -> dict:
     """Cell (k1 of n1) minus baseline (k0 of n0): difference, Newcombe 95 % CI, Fisher p."""
-    low, high = confint_proportions_2indep(k1, n1, k0, n0, method="newcomb", compare="diff", alpha=ALPHA)
+    low, high = confint_proportions_2indep(
+        k1, n1, k0, n0, method="newcomb", compare="diff", alpha=ALPHA
+    )
     p = stats.fisher_exact([[k1, n1 - k1], [k0, n0 - k0]], alternative="two-sided").pvalue
-    return {"difference": k1 / n1 - k0 / n0, "ci_low": float(low), "ci_high": float(high), "p_value": float(p)}
+    return {
+        "difference": k1 / n1 - k0 / n0,
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "p_value": float(p),
+    }
 
 
-def compare_rates(summary: pd.DataFrame, baselines: dict[str, dict | None] | None = None) -> pd.DataFrame:
+def compare_rates(
+    summary: pd.DataFrame, baselines: dict[str, dict | None] | None = None
+) -> pd.DataFrame:
     """Per ring study, at its final checkpoint: every cell's success and failure rate against
     its baseline cell (one row per cell and metric; the baseline's own row has NaN tests)."""
     baselines = baselines or {}
@@ -150,17 +171,33 @@ def compare_rates(summary: pd.DataFrame, baselines: dict[str, dict | None] | Non
             rows = []
             for i, r in cells.iterrows():
                 b = cells.iloc[base[i]]
-                row = {"study": study, "dataset": r["dataset"], **{k: r[k] for k in RING_KEYS.cell},
-                       "step": r["step"], "epoch": r["epoch"], "metric": f"{metric}_rate",
-                       **{f"baseline_{k}": b[k] for k in RING_KEYS.cell}, "is_baseline": base[i] == i,
-                       "n": int(r["n_seeds"]), "n_baseline": int(b["n_seeds"]),
-                       "value": r[f"{metric}_rate"], "baseline_value": b[f"{metric}_rate"],
-                       "ci_method": "newcombe_hybrid_score", "test": "fisher_exact"}  # fmt: skip
+                row = {
+                    "study": study,
+                    "dataset": r["dataset"],
+                    **{k: r[k] for k in RING_KEYS.cell},
+                    "step": r["step"],
+                    "epoch": r["epoch"],
+                    "metric": f"{metric}_rate",
+                    **{f"baseline_{k}": b[k] for k in RING_KEYS.cell},
+                    "is_baseline": base[i] == i,
+                    "n": int(r["n_seeds"]),
+                    "n_baseline": int(b["n_seeds"]),
+                    "value": r[f"{metric}_rate"],
+                    "baseline_value": b[f"{metric}_rate"],
+                    "ci_method": "newcombe_hybrid_score",
+                    "test": "fisher_exact",
+                }
                 if base[i] == i:
                     row.update(difference=0.0, ci_low=np.nan, ci_high=np.nan, p_value=np.nan)
                 else:
-                    row.update(difference_of_proportions(int(r[f"n_{metric}"]), int(r["n_seeds"]),
-                                                         int(b[f"n_{metric}"]), int(b["n_seeds"])))  # fmt: skip
+                    row.update(
+                        difference_of_proportions(
+                            int(r[f"n_{metric}"]),
+                            int(r["n_seeds"]),
+                            int(b[f"n_{metric}"]),
+                            int(b["n_seeds"]),
+                        )
+                    )
                 rows.append(row)
             family = pd.DataFrame(rows)
             family["p_holm"] = _holm(family["p_value"])
@@ -169,8 +206,9 @@ def compare_rates(summary: pd.DataFrame, baselines: dict[str, dict | None] | Non
 
 
 # --------------------------------------------------------------------------- images
-def compare_fid(runs: pd.DataFrame, baselines: dict[str, dict | None] | None = None,
-                metric: str = "fid") -> pd.DataFrame:  # fmt: skip
+def compare_fid(
+    runs: pd.DataFrame, baselines: dict[str, dict | None] | None = None, metric: str = "fid"
+) -> pd.DataFrame:
     """Per image study: each cell's FID over seeds at its last checkpoint against the
     baseline cell's: mean difference with Welch's 95 % CI and p, Mann–Whitney p (diverged
     runs ranked worst), both Holm-adjusted across the study."""
@@ -188,21 +226,40 @@ def compare_fid(runs: pd.DataFrame, baselines: dict[str, dict | None] | None = N
             b = cells.iloc[base[i]]
             x, y = values[r["cell"]], values[b["cell"]]
             xf, yf = x[np.isfinite(x)], y[np.isfinite(y)]
-            row = {"study": study, **{k: r[k] for k in IMAGE_KEYS.cell}, "epoch": epochs[r["cell"]],
-                   "metric": metric, **{f"baseline_{k}": b[k] for k in IMAGE_KEYS.cell},
-                   "is_baseline": base[i] == i, "n": len(x), "n_baseline": len(y),
-                   "n_finite": len(xf), "n_finite_baseline": len(yf),
-                   "value": xf.mean() if len(xf) else np.nan, "baseline_value": yf.mean() if len(yf) else np.nan,
-                   "ci_method": "welch_t", "test": "welch_t"}  # fmt: skip
-            row.update(difference=row["value"] - row["baseline_value"], ci_low=np.nan, ci_high=np.nan,
-                       p_value=np.nan, p_mannwhitney=np.nan)  # fmt: skip
+            row = {
+                "study": study,
+                **{k: r[k] for k in IMAGE_KEYS.cell},
+                "epoch": epochs[r["cell"]],
+                "metric": metric,
+                **{f"baseline_{k}": b[k] for k in IMAGE_KEYS.cell},
+                "is_baseline": base[i] == i,
+                "n": len(x),
+                "n_baseline": len(y),
+                "n_finite": len(xf),
+                "n_finite_baseline": len(yf),
+                "value": xf.mean() if len(xf) else np.nan,
+                "baseline_value": yf.mean() if len(yf) else np.nan,
+                "ci_method": "welch_t",
+                "test": "welch_t",
+            }
+            row.update(
+                difference=row["value"] - row["baseline_value"],
+                ci_low=np.nan,
+                ci_high=np.nan,
+                p_value=np.nan,
+                p_mannwhitney=np.nan,
+            )
             if base[i] != i and len(xf) >= 2 and len(yf) >= 2 and (xf.std() > 0 or yf.std() > 0):
                 welch = stats.ttest_ind(xf, yf, equal_var=False)
                 ci = welch.confidence_interval(LEVEL)
-                row.update(ci_low=float(ci.low), ci_high=float(ci.high), p_value=float(welch.pvalue))
+                row.update(
+                    ci_low=float(ci.low), ci_high=float(ci.high), p_value=float(welch.pvalue)
+                )
             if base[i] != i and len(x) and len(y):
                 worst = lambda v: np.where(np.isfinite(v), v, np.inf)  # noqa: E731
-                row["p_mannwhitney"] = float(stats.mannwhitneyu(worst(x), worst(y), alternative="two-sided").pvalue)
+                row["p_mannwhitney"] = float(
+                    stats.mannwhitneyu(worst(x), worst(y), alternative="two-sided").pvalue
+                )
             rows.append(row)
         family = pd.DataFrame(rows)
         family["p_holm"] = _holm(family["p_value"])
@@ -212,7 +269,9 @@ def compare_fid(runs: pd.DataFrame, baselines: dict[str, dict | None] | None = N
 
 
 # --------------------------------------------------------------------------- seed planning
-def seeds_needed(p_baseline: float, p_other: float, power: float = 0.8, alpha: float = ALPHA) -> int:
+def seeds_needed(
+    p_baseline: float, p_other: float, power: float = 0.8, alpha: float = ALPHA
+) -> int:
     """Seeds per cell (equal sizes) for a two-sided two-proportion test to detect
     p_baseline vs p_other with this power (normal approximation on Cohen's h)."""
     h = abs(proportion_effectsize(p_other, p_baseline))
@@ -227,52 +286,77 @@ def power_at(n: int, p_baseline: float, p_other: float, alpha: float = ALPHA) ->
     return float(NormalIndPower().power(h, nobs1=n, alpha=alpha, ratio=1.0))
 
 
-def detectable_rates(n: int, p_baseline: float, power: float = 0.8, alpha: float = ALPHA) -> tuple[float, float]:
+def detectable_rates(
+    n: int, p_baseline: float, power: float = 0.8, alpha: float = ALPHA
+) -> tuple[float, float]:
     """The success rates below and above p_baseline that n seeds per cell detect with this
     power (NaN where no rate in [0, 1] is far enough)."""
     h = NormalIndPower().solve_power(None, nobs1=n, alpha=alpha, power=power, ratio=1.0)
     phi = math.asin(math.sqrt(p_baseline))
     lo, hi = phi - h / 2, phi + h / 2  # h = 2 asin √p1 − 2 asin √p0
-    return (math.sin(lo) ** 2 if lo >= 0 else np.nan, math.sin(hi) ** 2 if hi <= math.pi / 2 else np.nan)
+    return (
+        math.sin(lo) ** 2 if lo >= 0 else np.nan,
+        math.sin(hi) ** 2 if hi <= math.pi / 2 else np.nan,
+    )
 
 
-def ring_power_table(comparisons: pd.DataFrame, contrast=PAPER_CONTRAST, power: float = 0.8,
-                     alpha: float = ALPHA) -> pd.DataFrame:  # fmt: skip
+def ring_power_table(
+    comparisons: pd.DataFrame, contrast=PAPER_CONTRAST, power: float = 0.8, alpha: float = ALPHA
+) -> pd.DataFrame:
     """Per study and baseline cell: the seeds per cell needed for ``contrast`` (success rates),
     the power the study's seed count gave for it, and the success rates it can tell from the
     baseline's observed rate with this power."""
     success = comparisons[comparisons["metric"] == "success_rate"]
     rows = []
-    for (study, *_), g in success.groupby(["study"] + [f"baseline_{k}" for k in RING_KEYS.cell], dropna=False,
-                                          sort=False):  # fmt: skip
+    for (study, *_), g in success.groupby(
+        ["study"] + [f"baseline_{k}" for k in RING_KEYS.cell], dropna=False, sort=False
+    ):
         n = int(g["n"].min())
         base = g.iloc[0]
         lo, hi = detectable_rates(n, float(base["baseline_value"]), power, alpha)
-        rows.append({
-            "study": study, **{f"baseline_{k}": base[f"baseline_{k}"] for k in RING_KEYS.cell},
-            "seeds_per_cell": n, "alpha": alpha, "target_power": power,
-            "contrast_baseline": contrast[0], "contrast_other": contrast[1],
-            "seeds_needed": seeds_needed(*contrast, power, alpha), "power": power_at(n, *contrast, alpha),
-            "baseline_success_rate": float(base["baseline_value"]),
-            "detectable_rate_below": lo, "detectable_rate_above": hi,
-            "method": "two-sided two-proportion z test on Cohen's h (statsmodels NormalIndPower)",
-        })  # fmt: skip
+        rows.append(
+            {
+                "study": study,
+                **{f"baseline_{k}": base[f"baseline_{k}"] for k in RING_KEYS.cell},
+                "seeds_per_cell": n,
+                "alpha": alpha,
+                "target_power": power,
+                "contrast_baseline": contrast[0],
+                "contrast_other": contrast[1],
+                "seeds_needed": seeds_needed(*contrast, power, alpha),
+                "power": power_at(n, *contrast, alpha),
+                "baseline_success_rate": float(base["baseline_value"]),
+                "detectable_rate_below": lo,
+                "detectable_rate_above": hi,
+                "method": "two-sided two-proportion z test on Cohen's h (statsmodels NormalIndPower)",
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def image_power_table(comparisons: pd.DataFrame, effect_size: float = 0.8, power: float = 0.8,
-                      alpha: float = ALPHA) -> pd.DataFrame:  # fmt: skip
+def image_power_table(
+    comparisons: pd.DataFrame, effect_size: float = 0.8, power: float = 0.8, alpha: float = ALPHA
+) -> pd.DataFrame:
     """Per image study: seeds per cell for a standardised FID difference ``effect_size``
     (Cohen's d) with this power, and the power the study's seed count gave for it."""
     rows = []
     for study, g in comparisons.groupby("study", sort=False):
         n = int(g["n_finite"].min())
         solver = TTestIndPower()
-        rows.append({
-            "study": study, "seeds_per_cell": n, "alpha": alpha, "target_power": power,
-            "effect_size_d": effect_size,
-            "seeds_needed": math.ceil(solver.solve_power(effect_size, alpha=alpha, power=power, ratio=1.0)),
-            "power": float(solver.power(effect_size, nobs1=n, alpha=alpha, ratio=1.0)) if n >= 2 else np.nan,
-            "method": "two-sided two-sample t test on Cohen's d (statsmodels TTestIndPower)",
-        })  # fmt: skip
+        rows.append(
+            {
+                "study": study,
+                "seeds_per_cell": n,
+                "alpha": alpha,
+                "target_power": power,
+                "effect_size_d": effect_size,
+                "seeds_needed": math.ceil(
+                    solver.solve_power(effect_size, alpha=alpha, power=power, ratio=1.0)
+                ),
+                "power": float(solver.power(effect_size, nobs1=n, alpha=alpha, ratio=1.0))
+                if n >= 2
+                else np.nan,
+                "method": "two-sided two-sample t test on Cohen's d (statsmodels TTestIndPower)",
+            }
+        )
     return pd.DataFrame(rows)

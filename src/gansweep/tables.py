@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -14,17 +14,38 @@ from scipy import stats
 CELL = ["study", "dataset", "objective", "alpha_d", "alpha_g", "lr"]
 CHECKPOINT = CELL + ["step", "epoch"]
 RUN_COLUMNS = CHECKPOINT + [
-    "seed", "modes_covered", "hq_fraction", "kl", "rkl", "jsd", "tvd",
-    "success", "failure", "status",
-]  # fmt: skip
+    "seed",
+    "modes_covered",
+    "hq_fraction",
+    "kl",
+    "rkl",
+    "jsd",
+    "tvd",
+    "success",
+    "failure",
+    "status",
+]
 
 
 # Run settings that define the training protocol (written by training/ring.py into every
 # row). The summary carries them per cell so that the paper comparison can check each one.
 PROTOCOL = [
-    "g_hidden", "g_width", "d_hidden", "d_width", "batch_size", "steps_total", "n_train",
-    "n_eval_samples", "data_seed", "fresh_noise", "beta1", "beta2", "r1_gamma", "r2_gamma", "dtype",
-]  # fmt: skip
+    "g_hidden",
+    "g_width",
+    "d_hidden",
+    "d_width",
+    "batch_size",
+    "steps_total",
+    "n_train",
+    "n_eval_samples",
+    "data_seed",
+    "fresh_noise",
+    "beta1",
+    "beta2",
+    "r1_gamma",
+    "r2_gamma",
+    "dtype",
+]
 
 
 class CorruptJobTable(RuntimeError):
@@ -106,8 +127,14 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
         for outcome in ("success", "failure"):
             k = int(g[outcome].sum())
             low, high = wilson_interval(k, n)
-            row.update({f"n_{outcome}": k, f"{outcome}_rate": k / n,
-                        f"{outcome}_ci_low": low, f"{outcome}_ci_high": high})  # fmt: skip
+            row.update(
+                {
+                    f"n_{outcome}": k,
+                    f"{outcome}_rate": k / n,
+                    f"{outcome}_ci_low": low,
+                    f"{outcome}_ci_high": high,
+                }
+            )
         row["mean_modes"] = float(g["modes_covered"].mean())
         row["mean_modes_ci_low"], row["mean_modes_ci_high"] = t_interval(g["modes_covered"])
         row["mean_hq_fraction"] = float(g["hq_fraction"].mean())
@@ -125,7 +152,9 @@ def _protocol_of(rows: pd.DataFrame, key: tuple) -> dict:
             continue
         values = rows[col].dropna().unique()
         if len(values) > 1:
-            raise ValueError(f"cell {dict(zip(CHECKPOINT, key))} mixes {col} values {sorted(values)}")
+            raise ValueError(
+                f"cell {dict(zip(CHECKPOINT, key))} mixes {col} values {sorted(values)}"
+            )
         out[col] = values[0] if len(values) else None
     return out
 
@@ -137,7 +166,17 @@ def final_checkpoint(table: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---- image studies ------------------------------------------------------------------------
-IMAGE_CELL = ["study", "dataset", "cell", "architecture", "objective", "alpha_d", "alpha_g", "lr_d", "lr_g"]
+IMAGE_CELL = [
+    "study",
+    "dataset",
+    "cell",
+    "architecture",
+    "objective",
+    "alpha_d",
+    "alpha_g",
+    "lr_d",
+    "lr_g",
+]
 
 
 def with_diverged_runs(evals: pd.DataFrame, train_runs: pd.DataFrame) -> pd.DataFrame:
@@ -148,12 +187,24 @@ def with_diverged_runs(evals: pd.DataFrame, train_runs: pd.DataFrame) -> pd.Data
     missing = []
     for _, run in train_runs[train_runs["status"] == "diverged"].iterrows():
         for _, ck in steps[steps["cell"] == run["cell"]].iterrows():
-            done = (evals["cell"] == run["cell"]) & (evals["seed"] == run["seed"]) & (evals["step"] == ck["step"])
+            done = (
+                (evals["cell"] == run["cell"])
+                & (evals["seed"] == run["seed"])
+                & (evals["step"] == ck["step"])
+            )
             if not done.any():
                 row = {k: run[k] for k in IMAGE_CELL if k in run}
-                missing.append({**row, "seed": run["seed"], "step": ck["step"], "epoch": ck["epoch"],
-                                "status": "diverged", "diverged_step": run["diverged_step"],
-                                "fid": float("nan")})  # fmt: skip
+                missing.append(
+                    {
+                        **row,
+                        "seed": run["seed"],
+                        "step": ck["step"],
+                        "epoch": ck["epoch"],
+                        "status": "diverged",
+                        "diverged_step": run["diverged_step"],
+                        "fid": float("nan"),
+                    }
+                )
     if not missing:
         return evals
     return pd.concat([evals, pd.DataFrame(missing)], ignore_index=True)

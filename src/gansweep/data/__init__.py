@@ -14,7 +14,27 @@ __all__ = ["DATASETS", "GaussianMixture", "ToyData", "make_toy_data"]
 from gansweep.data.errors import ChecksumError, ContentError, DataMissingError  # noqa: E402
 from gansweep.data.fetching import fetch  # noqa: E402
 from gansweep.data.registry import (  # noqa: E402
-    IMAGE_DATASETS, ImageArrays, ImageSource, download, image_source, load_split, prepare, prepared_meta_path,
+    IMAGE_DATASETS,
+    ImageArrays,
+    ImageSource,
+    download,
+    image_source,
+    load_split,
+    prepare,
+    prepared_meta_path,
 )
-__all__ += ["IMAGE_DATASETS", "ChecksumError", "ContentError", "DataMissingError", "ImageArrays", "ImageSource",
-            "download", "fetch", "image_source", "load_split", "prepare", "prepared_meta_path"]  # fmt: skip
+
+__all__ += [
+    "IMAGE_DATASETS",
+    "ChecksumError",
+    "ContentError",
+    "DataMissingError",
+    "ImageArrays",
+    "ImageSource",
+    "download",
+    "fetch",
+    "image_source",
+    "load_split",
+    "prepare",
+    "prepared_meta_path",
+]

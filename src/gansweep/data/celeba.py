@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from gansweep.data.errors import ChecksumError, DataMissingError
-from gansweep.data.fetching import existing_ok, file_digests, log, mismatch, publish_mode, write_sidecar
+from gansweep.data.fetching import (
+    existing_ok,
+    file_digests,
+    log,
+    mismatch,
+    publish_mode,
+    write_sidecar,
+)
 from gansweep.data.preparing import decode_split
 from gansweep.data.source import ImageSource
 from gansweep.data.toy2d import DATASETS
@@ -81,16 +88,22 @@ class CelebA(ImageSource):
         try:
             from torchvision.datasets import utils as tv_utils
 
-            tv_utils.download_file_from_google_drive(self.drive_id, str(tmpdir), filename=self.archive, md5=self.md5)
+            tv_utils.download_file_from_google_drive(
+                self.drive_id, str(tmpdir), filename=self.archive, md5=self.md5
+            )
             got = tmpdir / self.archive
             digests = file_digests(got)
             if problem := mismatch(digests, md5, sha256):
-                raise ChecksumError(f"checksum mismatch for Google Drive file {self.drive_id}: {problem}")
+                raise ChecksumError(
+                    f"checksum mismatch for Google Drive file {self.drive_id}: {problem}"
+                )
             publish_mode(got)
             os.replace(got, dest)
             write_sidecar(dest, digests["sha256"])
         except Exception as err:
-            raise DataMissingError(self._missing_message(data_root, f"{type(err).__name__}: {err}{note}")) from err
+            raise DataMissingError(
+                self._missing_message(data_root, f"{type(err).__name__}: {err}{note}")
+            ) from err
         finally:
             shutil.rmtree(tmpdir, ignore_errors=True)
         return dest
@@ -106,14 +119,20 @@ class CelebA(ImageSource):
 
     def _zip_images(self, path: Path) -> list[str]:
         with zipfile.ZipFile(path) as zf:
-            members = [m.filename for m in zf.infolist() if not m.is_dir() and _CELEBA_MEMBER.search(m.filename)]
+            members = [
+                m.filename
+                for m in zf.infolist()
+                if not m.is_dir() and _CELEBA_MEMBER.search(m.filename)
+            ]
         members.sort(key=lambda m: m.rsplit("/", 1)[-1])
         names = [m.rsplit("/", 1)[-1] for m in members]
         if len(set(names)) != len(names):
             raise ValueError(f"{path} holds the same image name in several folders")
         return members
 
-    def _write_arrays(self, data_root: Path, out: Path, seed: int, fraction: float, workers: int) -> dict:
+    def _write_arrays(
+        self, data_root: Path, out: Path, seed: int, fraction: float, workers: int
+    ) -> dict:
         zip_path = self.archive_path(data_root)
         found = self._folder_images(data_root)
         if found:
@@ -146,6 +165,7 @@ class CelebA(ImageSource):
             "content_rule": "sha256 over the MD5 digests (16 bytes each) of the raw files in sorted order",
         }
         return facts
+
 
 CELEBA = DATASETS.register("celeba")(
     CelebA(

@@ -38,7 +38,9 @@ class _ArrayUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in _PICKLE_GLOBALS:
-            raise pickle.UnpicklingError(f"CIFAR batch refers to {module}.{name}, which is not allowed")
+            raise pickle.UnpicklingError(
+                f"CIFAR batch refers to {module}.{name}, which is not allowed"
+            )
         return super().find_class(module, name)
 
 
@@ -51,7 +53,9 @@ def load_cifar_batch(fileobj: Any) -> dict[str, Any]:
 
 def cifar_chw_to_hwc(data: np.ndarray) -> np.ndarray:
     """[n, 3072] rows (1024 R, 1024 G, 1024 B, each 32×32 row-major) -> [n, 32, 32, 3]."""
-    return np.ascontiguousarray(np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+    return np.ascontiguousarray(
+        np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,7 +70,9 @@ class Cifar10(ImageSource):
     def _settings(self, split_seed: int, train_fraction: float) -> dict[str, Any]:
         return {"resolution": self.resolution, "split": "official", "format": PREPARE_FORMAT}
 
-    def _write_arrays(self, data_root: Path, out: Path, seed: int, fraction: float, workers: int) -> dict:
+    def _write_arrays(
+        self, data_root: Path, out: Path, seed: int, fraction: float, workers: int
+    ) -> dict:
         path = self.archive_path(data_root)
         if not path.is_file():
             raise DataMissingError(
@@ -93,8 +99,15 @@ class Cifar10(ImageSource):
                 batch = batches[b]
                 arr = np.asarray(batch["data"])
                 lab = np.asarray(batch["labels"], dtype=np.int64)
-                if arr.dtype != np.uint8 or arr.ndim != 2 or arr.shape[1] != 3072 or len(lab) != len(arr):
-                    raise ValueError(f"{b}: data {arr.dtype} {arr.shape} with {len(lab)} labels is not CIFAR-10")
+                if (
+                    arr.dtype != np.uint8
+                    or arr.ndim != 2
+                    or arr.shape[1] != 3072
+                    or len(lab) != len(arr)
+                ):
+                    raise ValueError(
+                        f"{b}: data {arr.dtype} {arr.shape} with {len(lab)} labels is not CIFAR-10"
+                    )
                 if lab.size and (lab.min() < 0 or lab.max() >= self.n_classes):
                     raise ValueError(f"{b}: labels outside 0..{self.n_classes - 1}")
                 data.append(arr)
@@ -112,7 +125,10 @@ class Cifar10(ImageSource):
                 "url": self.url,
                 "published_md5": self.md5,
                 "md5_matches_published": digests["md5"] == self.md5,
-                "members": {"train": [f"{_CIFAR_DIR}/{b}" for b in _CIFAR_TRAIN], "test": [f"{_CIFAR_DIR}/{_CIFAR_TEST[0]}"]},
+                "members": {
+                    "train": [f"{_CIFAR_DIR}/{b}" for b in _CIFAR_TRAIN],
+                    "test": [f"{_CIFAR_DIR}/{_CIFAR_TEST[0]}"],
+                },
             },
             "split": {"rule": "official: train = data_batch_1..5, test = test_batch", "seed": None},
         }

@@ -21,8 +21,8 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pooch
 
@@ -145,7 +145,9 @@ class _LogProgress:
         self.done += n
         if time.monotonic() - self._last >= self.every:
             self._last = time.monotonic()
-            share = f" ({100 * min(self.done, self.total) / self.total:.0f} %)" if self.total else ""
+            share = (
+                f" ({100 * min(self.done, self.total) / self.total:.0f} %)" if self.total else ""
+            )
             log(f"  {self.done / 2**20:,.0f} MiB{share}")
 
     def reset(self) -> None:
@@ -166,7 +168,9 @@ def _copy_local(url: str, output_file: str, pooch_instance: object = None) -> No
 
 def _downloader(source: str, timeout: float):
     scheme = urllib.parse.urlsplit(source).scheme.lower()
-    progress = True if sys.stderr.isatty() and _has_tqdm() else _LogProgress()  # pooch draws bars with tqdm
+    progress = (
+        True if sys.stderr.isatty() and _has_tqdm() else _LogProgress()
+    )  # pooch draws bars with tqdm
     if scheme == "file":
         return _copy_local
     if scheme in ("http", "https"):
@@ -174,7 +178,9 @@ def _downloader(source: str, timeout: float):
         return pooch.HTTPDownloader(progressbar=progress, timeout=timeout, headers=agent)
     if scheme == "ftp":
         return pooch.FTPDownloader(progressbar=progress, timeout=timeout)
-    raise DataMissingError(f"cannot download {source}: use an http(s)://, ftp:// or file:// URL or a local path")
+    raise DataMissingError(
+        f"cannot download {source}: use an http(s)://, ftp:// or file:// URL or a local path"
+    )
 
 
 def _has_tqdm() -> bool:
@@ -215,7 +221,11 @@ def fetch(
     dest = Path(dest)
     source = as_url(url)
     downloader = _downloader(source, timeout)
-    known = f"sha256:{sha256.strip().lower()}" if sha256 else (f"md5:{md5.strip().lower()}" if md5 else None)
+    known = (
+        f"sha256:{sha256.strip().lower()}"
+        if sha256
+        else (f"md5:{md5.strip().lower()}" if md5 else None)
+    )
     log(f"downloading {source} -> {dest}")
     with atomic_path(dest) as staged:
         # pooch downloads to its own temp file beside ``staged`` and renames it to ``staged``
@@ -224,16 +234,22 @@ def fetch(
         staged.unlink()
         try:
             with _quiet_pooch():
-                pooch.retrieve(source, known, fname=staged.name, path=staged.parent, downloader=downloader)
+                pooch.retrieve(
+                    source, known, fname=staged.name, path=staged.parent, downloader=downloader
+                )
         except ValueError as err:  # pooch's hash mismatch (the scheme was checked above)
-            raise ChecksumError(f"checksum mismatch for {source}: {err} Nothing was written to {dest}.") from err
+            raise ChecksumError(
+                f"checksum mismatch for {source}: {err} Nothing was written to {dest}."
+            ) from err
         except (OSError, ftplib.Error, _requests_error()) as err:
             raise DataMissingError(
                 f"could not download {source}: {err}. Fetch it by other means and place it at {dest}"
             ) from err
         digests = file_digests(staged)
         if problem := mismatch(digests, md5, sha256):
-            raise ChecksumError(f"checksum mismatch for {source}: {problem}; nothing was written to {dest}")
+            raise ChecksumError(
+                f"checksum mismatch for {source}: {problem}; nothing was written to {dest}"
+            )
         with open(staged, "rb+") as f:
             os.fsync(f.fileno())
         publish_mode(staged)

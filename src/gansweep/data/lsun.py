@@ -66,27 +66,37 @@ class LsunScene(ImageSource):
         the published count); returns the LMDB folder. See the module docstring."""
         expected = self.n_images if n_images is None else int(n_images)
         if expected < 1:
-            raise ValueError(f"n_images (downloads.{self.name}.n_images) must be >= 1, not {expected}")
+            raise ValueError(
+                f"n_images (downloads.{self.name}.n_images) must be >= 1, not {expected}"
+            )
         target, zip_path = self.lmdb_dir(data_root), self.archive_path(data_root)
         if target.exists() or target.is_symlink():
             problem = lmdb_problem(target, expected)
             if problem is None:
                 log(f"{target} is an LMDB of {expected:,} images; download skipped")
                 return target
-            log(f"warning: {target} is not LSUN {self.folder} ({problem}); moved to {move_aside(target)}")
+            log(
+                f"warning: {target} is not LSUN {self.folder} ({problem}); moved to {move_aside(target)}"
+            )
         if existing_ok(zip_path, md5, sha256, record=False):
             try:
                 self._install(zip_path, target, expected, file_digests(zip_path)["sha256"])
                 return target
             except ContentError as err:
-                log(f"warning: {zip_path} is not LSUN {self.folder} ({err}); moved to {move_aside(zip_path)}")
+                log(
+                    f"warning: {zip_path} is not LSUN {self.folder} ({err}); moved to {move_aside(zip_path)}"
+                )
         source = as_url(url or self.url)
         digests = fetch(source, zip_path, md5=md5, sha256=sha256, record=False)
         try:
             self._install(zip_path, target, expected, digests["sha256"])
         except ContentError as err:
             moved = move_aside(zip_path)
-            count = "" if n_images is None else f" (or a mirror of {expected:,} images, as n_images says)"
+            count = (
+                ""
+                if n_images is None
+                else f" (or a mirror of {expected:,} images, as n_images says)"
+            )
             raise ContentError(
                 f"{source}, downloaded to {zip_path}, is not LSUN {self.folder}: {err}. It was moved to "
                 f"{moved} and no checksum was recorded for it. Point downloads.{self.name}.url (the "
@@ -100,7 +110,9 @@ class LsunScene(ImageSource):
         write_sidecar(zip_path, sha256)
         log(f"{target}: an LMDB of {expected:,} images; {zip_path} sha256 {sha256} recorded")
 
-    def _write_arrays(self, data_root: Path, out: Path, seed: int, fraction: float, workers: int) -> dict:
+    def _write_arrays(
+        self, data_root: Path, out: Path, seed: int, fraction: float, workers: int
+    ) -> dict:
         target = self.lmdb_dir(data_root)
         if not (target / "data.mdb").is_file():
             raise DataMissingError(
@@ -118,12 +130,16 @@ class LsunScene(ImageSource):
         if len(keys) != entries:
             raise ValueError(f"{target}: iterated {len(keys)} keys, lmdb reports {entries}")
         self._warn_count(len(keys))
-        facts = decode_split(("lmdb", str(target)), keys, self.resolution, out, seed, fraction, workers)
+        facts = decode_split(
+            ("lmdb", str(target)), keys, self.resolution, out, seed, fraction, workers
+        )
         zip_path = self.archive_path(data_root)
         facts["source"] = {
             "lmdb": str(target),
             "url": self.url,
-            "zip": {"path": str(zip_path), "sha256": read_sidecar(zip_path)} if zip_path.is_file() else None,
+            "zip": {"path": str(zip_path), "sha256": read_sidecar(zip_path)}
+            if zip_path.is_file()
+            else None,
             "first_key": keys[0].decode("latin1"),
             "last_key": keys[-1].decode("latin1"),
             "content_sha256": facts.pop("content_sha256"),
@@ -167,7 +183,9 @@ def _unzip_lmdb(zip_path: Path, target: Path, expected: int) -> None:
         try:
             _extract(zip_path, tmpdir)
         except (zipfile.BadZipFile, zlib.error, EOFError) as err:  # not a zip, or a corrupt one
-            raise ContentError(f"it is not a readable zip archive ({type(err).__name__}: {err})") from err
+            raise ContentError(
+                f"it is not a readable zip archive ({type(err).__name__}: {err})"
+            ) from err
         if problem := lmdb_problem(tmpdir, expected):
             raise ContentError(problem)
         publish_mode(tmpdir, directory=True)

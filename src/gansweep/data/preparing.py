@@ -18,8 +18,9 @@ import multiprocessing
 import os
 import time
 import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -123,8 +124,12 @@ def open_lmdb(path: Path):
     try:
         import lmdb
     except ModuleNotFoundError as err:  # pragma: no cover - lmdb is installed with the project
-        raise ModuleNotFoundError("reading LSUN needs the 'lmdb' package: pip install lmdb") from err
-    return lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False, max_readers=1)
+        raise ModuleNotFoundError(
+            "reading LSUN needs the 'lmdb' package: pip install lmdb"
+        ) from err
+    return lmdb.open(
+        str(path), readonly=True, lock=False, readahead=False, meminit=False, max_readers=1
+    )
 
 
 def default_workers() -> int:
@@ -134,7 +139,9 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def split_indices(n: int, seed: int = 1, train_fraction: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(
+    n: int, seed: int = 1, train_fraction: float = 0.8
+) -> tuple[np.ndarray, np.ndarray]:
     """``random_split(range(n), [int(f n), n − int(f n)], generator=Generator().manual_seed(seed))``
     as index arrays (int64): train = first ``int(f n)`` entries of ``randperm``, test = the rest."""
     n_train = int(train_fraction * n)
@@ -145,12 +152,15 @@ def split_indices(n: int, seed: int = 1, train_fraction: float = 0.8) -> tuple[n
 
 
 @contextlib.contextmanager
-def _atomic_memmaps(paths: dict[str, Path], shapes: dict[str, tuple]) -> Iterator[dict[str, np.memmap]]:
+def _atomic_memmaps(
+    paths: dict[str, Path], shapes: dict[str, tuple]
+) -> Iterator[dict[str, np.memmap]]:
     """Preallocated uint8 .npy memmaps in temp files, flushed, fsynced and renamed on success."""
     with contextlib.ExitStack() as stack:
         tmps = {k: stack.enter_context(atomic_path(p)) for k, p in paths.items()}
         maps = {
-            k: np.lib.format.open_memmap(tmps[k], mode="w+", dtype=np.uint8, shape=shapes[k]) for k in paths
+            k: np.lib.format.open_memmap(tmps[k], mode="w+", dtype=np.uint8, shape=shapes[k])
+            for k in paths
         }
         yield maps
         for mm in maps.values():

@@ -30,7 +30,9 @@ def image_source(name: str) -> ImageSource:
     """The registered image source ``name`` (KeyError for unknown names, ValueError for 2D ones)."""
     source = DATASETS[name]
     if getattr(source, "kind", None) != "image":
-        raise ValueError(f"dataset {name!r} is not an image data set; image ones: {', '.join(IMAGE_DATASETS)}")
+        raise ValueError(
+            f"dataset {name!r} is not an image data set; image ones: {', '.join(IMAGE_DATASETS)}"
+        )
     return source
 
 
@@ -45,7 +47,9 @@ def download(
     """Fetch the raw data of ``name`` into ``<data_root>/<name>/``; returns what ``prepare``
     reads (the CIFAR tar.gz, the CelebA zip or folder, the LSUN lmdb folder). ``n_images``: the
     image count an LSUN mirror holds (default: the published count)."""
-    return image_source(name).download(data_root, url=url, md5=md5, sha256=sha256, n_images=n_images)
+    return image_source(name).download(
+        data_root, url=url, md5=md5, sha256=sha256, n_images=n_images
+    )
 
 
 def prepare(

@@ -96,7 +96,11 @@ class ImageSource:
         out = self.prepared_dir(data_root)
         settings = self._settings(split_seed, train_fraction)
         meta_path = out / META
-        if not force and meta_path.is_file() and all(p.is_file() for p in self.prepared_files(data_root)):
+        if (
+            not force
+            and meta_path.is_file()
+            and all(p.is_file() for p in self.prepared_files(data_root))
+        ):
             meta = json.loads(meta_path.read_text())
             if meta.get("settings") == settings:
                 log(f"{out} is already prepared with these settings; skipped")
@@ -105,13 +109,21 @@ class ImageSource:
         meta_path.unlink(missing_ok=True)  # incomplete from here until it is written again
         started = time.monotonic()
         facts = self._write_arrays(
-            Path(data_root), out, split_seed, train_fraction, default_workers() if workers is None else workers
+            Path(data_root),
+            out,
+            split_seed,
+            train_fraction,
+            default_workers() if workers is None else workers,
         )
         files = {}
         for p in self.prepared_files(data_root)[:-1] + [out / f"{s}_indices.npy" for s in SPLITS]:
             if p.is_file():
                 arr = np.load(p, mmap_mode="r")
-                files[p.name] = {"shape": list(arr.shape), "dtype": str(arr.dtype), "bytes": p.stat().st_size}
+                files[p.name] = {
+                    "shape": list(arr.shape),
+                    "dtype": str(arr.dtype),
+                    "bytes": p.stat().st_size,
+                }
         meta = {
             "dataset": self.name,
             "settings": settings,
@@ -132,7 +144,7 @@ class ImageSource:
         log(f"prepared {self.name}: {facts['counts']} -> {out}")
         return meta_path
 
-    def load_split(self, data_root: str | os.PathLike, split: str) -> "ImageArrays":
+    def load_split(self, data_root: str | os.PathLike, split: str) -> ImageArrays:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
         files = self.prepared_files(data_root)
@@ -151,9 +163,13 @@ class ImageSource:
         labels = np.load(d / f"{split}_labels.npy") if self.n_classes else None
         want = (meta["counts"][split], self.resolution, self.resolution, 3)
         if images.shape != want or images.dtype != np.uint8:
-            raise ValueError(f"{d / f'{split}_images.npy'} has {images.shape} {images.dtype}, meta.json says {want} uint8")
+            raise ValueError(
+                f"{d / f'{split}_images.npy'} has {images.shape} {images.dtype}, meta.json says {want} uint8"
+            )
         if labels is not None and labels.shape != (want[0],):
-            raise ValueError(f"{d / f'{split}_labels.npy'} has shape {labels.shape}, expected {(want[0],)}")
+            raise ValueError(
+                f"{d / f'{split}_labels.npy'} has shape {labels.shape}, expected {(want[0],)}"
+            )
         return ImageArrays(self.name, split, images, labels)
 
     # -- per source ---------------------------------------------------------------------------
@@ -165,7 +181,9 @@ class ImageSource:
             "format": PREPARE_FORMAT,
         }
 
-    def _write_arrays(self, data_root: Path, out: Path, seed: int, fraction: float, workers: int) -> dict:
+    def _write_arrays(
+        self, data_root: Path, out: Path, seed: int, fraction: float, workers: int
+    ) -> dict:
         raise NotImplementedError
 
     def _warn_count(self, n: int) -> None:
@@ -177,7 +195,12 @@ def _library_versions() -> dict[str, str]:
     import PIL
     import torchvision
 
-    return {"torch": torch.__version__, "torchvision": torchvision.__version__, "pillow": PIL.__version__, "numpy": np.__version__}
+    return {
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "pillow": PIL.__version__,
+        "numpy": np.__version__,
+    }
 
 
 @dataclass(frozen=True)
@@ -215,7 +238,13 @@ class ImageArrays:
         idx = np.asarray(idx, dtype=np.int64).reshape(-1)
         raw = np.asarray(self.images[idx]).view(np.ndarray)  # a copy: fancy indexing
         x = torch.from_numpy(raw).to(device).permute(0, 3, 1, 2)  # a channels_last view
-        x = x.to(dtype).contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        x = x.to(dtype).contiguous(
+            memory_format=torch.channels_last if channels_last else torch.contiguous_format
+        )
         x = x.div_(127.5).sub_(1.0)
-        y = None if self.labels is None else torch.from_numpy(np.asarray(self.labels[idx], dtype=np.int64)).to(device)
+        y = (
+            None
+            if self.labels is None
+            else torch.from_numpy(np.asarray(self.labels[idx], dtype=np.int64)).to(device)
+        )
         return x, y

@@ -11,8 +11,8 @@ without α parameters (e.g. ``lsgan``) have NaN α_D/α_G.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import matplotlib
 
@@ -28,15 +28,15 @@ from matplotlib.patches import Circle  # noqa: E402
 from gansweep.figures.common import (  # noqa: E402
     MARKERS,
     apply_theme,
-    save_figure,
-    set_title,
-    save_message,
-    num_text,
-    pretty_objective,
-    final_rows,
     epochs_text,
-    seeds_text,
+    final_rows,
+    num_text,
     palette_of,
+    pretty_objective,
+    save_figure,
+    save_message,
+    seeds_text,
+    set_title,
 )
 
 CELL = ["objective", "alpha_d", "alpha_g", "lr"]
@@ -49,14 +49,6 @@ NA = "n/a"  # legend entry for cells without α
 # --------------------------------------------------------------------------- helpers
 
 
-
-
-
-
-
-
-
-
 def _clean(df: pd.DataFrame) -> pd.DataFrame:
     """Copy with numeric α/lr columns (None → NaN) so grouping and sorting behave."""
     df = df.copy()
@@ -64,10 +56,6 @@ def _clean(df: pd.DataFrame) -> pd.DataFrame:
         if col in df:
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     return df
-
-
-
-
 
 
 def _varies(df: pd.DataFrame, col: str) -> bool:
@@ -89,11 +77,9 @@ def _cell_label(cell: dict, fields: Iterable[str], sep: str = ", ") -> str:
 def _cells(df: pd.DataFrame, keys: list[str]) -> list[tuple[dict, pd.DataFrame]]:
     """Groups by ``keys`` in sorted order (NaN last), as (key dict, rows) pairs."""
     groups = df.groupby(keys, dropna=False, sort=True)
-    return [(dict(zip(keys, key if isinstance(key, tuple) else (key,))), rows) for key, rows in groups]
-
-
-
-
+    return [
+        (dict(zip(keys, key if isinstance(key, tuple) else (key,))), rows) for key, rows in groups
+    ]
 
 
 def _checkpoint(rows: pd.DataFrame, prefix: str = "after") -> str:
@@ -104,10 +90,6 @@ def _checkpoint(rows: pd.DataFrame, prefix: str = "after") -> str:
         epoch = float(rows.loc[rows["step"] == step, "epoch"].median())
         text = f"{prefix} {epochs_text(epoch)} epochs ({step} steps)"
     return text
-
-
-
-
 
 
 def _percent_text(value: float) -> str:
@@ -131,15 +113,21 @@ def _alpha_positions(alphas: np.ndarray) -> tuple[dict, float | None]:
 
 
 def _cell_key(row) -> tuple:
-    return tuple(None if pd.isna(row[k]) else (row[k] if k == "objective" else round(float(row[k]), 12))
-                 for k in CELL)  # fmt: skip
+    return tuple(
+        None if pd.isna(row[k]) else (row[k] if k == "objective" else round(float(row[k]), 12))
+        for k in CELL
+    )
 
 
 def significant_cells(comparisons: pd.DataFrame | None, metric: str) -> set[tuple]:
     """Cells whose ``metric`` rate differs from their baseline (Holm-adjusted p < 0.05)."""
     if comparisons is None or comparisons.empty:
         return set()
-    rows = _clean(comparisons[(comparisons["metric"] == f"{metric}_rate") & comparisons["significant"].astype(bool)])
+    rows = _clean(
+        comparisons[
+            (comparisons["metric"] == f"{metric}_rate") & comparisons["significant"].astype(bool)
+        ]
+    )
     return {_cell_key(r) for _, r in rows.iterrows()}
 
 
@@ -153,31 +141,64 @@ def _rate_panel(ax, lines, refs, metric: str, colors: dict, xpos: dict, marked: 
         rows = rows.sort_values("alpha_d")
         x = rows["alpha_d"].map(xpos).to_numpy(dtype=float)
         y = 100 * rows[f"{metric}_rate"].to_numpy(dtype=float)
-        err = 100 * np.abs(rows[[lo, hi]].to_numpy(dtype=float).T - rows[f"{metric}_rate"].to_numpy(dtype=float))
+        err = 100 * np.abs(
+            rows[[lo, hi]].to_numpy(dtype=float).T - rows[f"{metric}_rate"].to_numpy(dtype=float)
+        )
         fin = np.isfinite(rows["alpha_d"].to_numpy(dtype=float))
         style = dict(marker=MARKERS[i % len(MARKERS)], ms=4, color=colors[label])
         if fin.any():
             ax.plot(x[fin], y[fin], label=label, **style)
-            ax.fill_between(x[fin], 100 * rows[lo][fin], 100 * rows[hi][fin], color=colors[label], alpha=band, lw=0)
+            ax.fill_between(
+                x[fin],
+                100 * rows[lo][fin],
+                100 * rows[hi][fin],
+                color=colors[label],
+                alpha=band,
+                lw=0,
+            )
         if fin.sum() == 1:  # a band needs two points; show the CI as an error bar instead
             ax.errorbar(x[fin], y[fin], yerr=err[:, fin], color=colors[label], capsize=2, ls="none")
         if (~fin).any():  # α_D = ∞: its own point and error bar, joined by a dotted line
-            ax.errorbar(x[~fin], y[~fin], yerr=err[:, ~fin], capsize=2, ls="none",
-                        label=None if fin.any() else label, **style)  # fmt: skip
+            ax.errorbar(
+                x[~fin],
+                y[~fin],
+                yerr=err[:, ~fin],
+                capsize=2,
+                ls="none",
+                label=None if fin.any() else label,
+                **style,
+            )
             if fin.any():
                 last = np.flatnonzero(fin)[-1]
-                ax.plot([x[last], x[~fin][0]], [y[last], y[~fin][0]], ls=":", lw=1, color=colors[label])
+                ax.plot(
+                    [x[last], x[~fin][0]], [y[last], y[~fin][0]], ls=":", lw=1, color=colors[label]
+                )
         for xi, yi, (_, r) in zip(x, y, rows.iterrows()):
             if _cell_key(r) in marked:
-                ax.annotate("*", (xi, yi), xytext=(0, 4), textcoords="offset points", ha="center",
-                            fontsize=11, fontweight="bold", color=colors[label])  # fmt: skip
+                ax.annotate(
+                    "*",
+                    (xi, yi),
+                    xytext=(0, 4),
+                    textcoords="offset points",
+                    ha="center",
+                    fontsize=11,
+                    fontweight="bold",
+                    color=colors[label],
+                )
     for label, row in refs:
         ax.axhline(100 * row[f"{metric}_rate"], ls="--", lw=1.2, color=colors[label], label=label)
         ax.axhspan(100 * row[lo], 100 * row[hi], color=colors[label], alpha=band, lw=0)
         if _cell_key(row) in marked:
-            ax.annotate("*", (1.0, 100 * row[f"{metric}_rate"]), xycoords=("axes fraction", "data"),
-                        xytext=(2, -4), textcoords="offset points", fontsize=11, fontweight="bold",
-                        color=colors[label])  # fmt: skip
+            ax.annotate(
+                "*",
+                (1.0, 100 * row[f"{metric}_rate"]),
+                xycoords=("axes fraction", "data"),
+                xytext=(2, -4),
+                textcoords="offset points",
+                fontsize=11,
+                fontweight="bold",
+                color=colors[label],
+            )
     ax.set_ylim(-3, 108)
     ax.set_xlabel(NAMES["alpha_d"])
     ax.set_ylabel(f"{metric} rate (%)")
@@ -198,12 +219,24 @@ def _alpha_ticks(axes, alphas: np.ndarray, x_inf: float | None) -> None:
         cut = (finite.max() + x_inf) / 2 if len(finite) else x_inf - 0.1
         for ax in axes:
             ax.axvline(cut, color="0.6", lw=0.8, ls=(0, (2, 2)))
-            ax.text(cut, 0, "//", transform=ax.get_xaxis_transform(), ha="center", va="center",
-                    fontsize=9, color="0.3", backgroundcolor="white", clip_on=False)  # fmt: skip
+            ax.text(
+                cut,
+                0,
+                "//",
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="0.3",
+                backgroundcolor="white",
+                clip_on=False,
+            )
     axes[0].set_xticks(ticks, labels)
 
 
-def plot_rates_vs_alpha_d(summary: pd.DataFrame, stem: Path, comparisons: pd.DataFrame | None = None) -> None:
+def plot_rates_vs_alpha_d(
+    summary: pd.DataFrame, stem: Path, comparisons: pd.DataFrame | None = None
+) -> None:
     """Success and failure rate (%) vs α_D at the final checkpoint (the paper's Fig. 2b).
 
     One line per (objective, α_G[, lr]) with its Wilson 95 % CI as a band; α_D = ∞ has its
@@ -214,10 +247,19 @@ def plot_rates_vs_alpha_d(summary: pd.DataFrame, stem: Path, comparisons: pd.Dat
     apply_theme()
     final = _clean(final_rows(summary))
     with_alpha = final[final["alpha_d"].notna()]
-    fields = ["objective"] + (["alpha_g"] if len(with_alpha) else []) + (["lr"] if _varies(final, "lr") else [])
-    lines = [(_cell_label(k, fields), rows) for k, rows in _cells(with_alpha, ["objective", "alpha_g", "lr"])]
-    refs = [(_cell_label(k, fields), rows.iloc[0])
-            for k, rows in _cells(final[final["alpha_d"].isna()], CELL)]
+    fields = (
+        ["objective"]
+        + (["alpha_g"] if len(with_alpha) else [])
+        + (["lr"] if _varies(final, "lr") else [])
+    )
+    lines = [
+        (_cell_label(k, fields), rows)
+        for k, rows in _cells(with_alpha, ["objective", "alpha_g", "lr"])
+    ]
+    refs = [
+        (_cell_label(k, fields), rows.iloc[0])
+        for k, rows in _cells(final[final["alpha_d"].isna()], CELL)
+    ]
     labels = [label for label, _ in lines + refs]
     colors = dict(zip(labels, palette_of(len(labels))))
     alphas = with_alpha["alpha_d"].unique()
@@ -234,11 +276,20 @@ def plot_rates_vs_alpha_d(summary: pd.DataFrame, stem: Path, comparisons: pd.Dat
     note = "shaded: Wilson 95 % CI"
     if comparisons is not None:
         note += "; *: differs from the baseline cell (Fisher exact, Holm p < 0.05)"
-    set_title(fig, f"Success and failure rates vs {NAMES['alpha_d']} {_checkpoint(final)}\n"
-                f"({note}; {seeds_text(final['n_seeds'])})")
+    set_title(
+        fig,
+        f"Success and failure rates vs {NAMES['alpha_d']} {_checkpoint(final)}\n"
+        f"({note}; {seeds_text(final['n_seeds'])})",
+    )
     handles, _ = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, title=", ".join(NAMES[f] for f in fields), loc="center left",
-               bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.legend(
+        handles,
+        labels,
+        title=", ".join(NAMES[f] for f in fields),
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+        frameon=False,
+    )
     save_figure(fig, stem)
 
 
@@ -254,16 +305,27 @@ def _heat_panel(ax, rows: pd.DataFrame, metric: str, cmap: str, marked: set = fr
     for _, r in rows.iterrows():
         if _cell_key(r) in marked:
             annot.loc[r["alpha_g"], r["alpha_d"]] += "*"
-    sns.heatmap(table, ax=ax, vmin=0, vmax=100, cmap=cmap, annot=annot, fmt="",
-                annot_kws={"fontsize": 7}, linewidths=0.5,
-                cbar_kws={"label": f"{metric} (%)"})
+    sns.heatmap(
+        table,
+        ax=ax,
+        vmin=0,
+        vmax=100,
+        cmap=cmap,
+        annot=annot,
+        fmt="",
+        annot_kws={"fontsize": 7},
+        linewidths=0.5,
+        cbar_kws={"label": f"{metric} (%)"},
+    )
     ax.set_xticklabels([num_text(v) for v in table.columns], rotation=0)
     ax.set_yticklabels([num_text(v) for v in table.index], rotation=0)
     ax.set_xlabel(NAMES["alpha_d"])
     ax.set_ylabel(NAMES["alpha_g"])
 
 
-def plot_heat_tables(summary: pd.DataFrame, stem: Path, comparisons: pd.DataFrame | None = None) -> None:
+def plot_heat_tables(
+    summary: pd.DataFrame, stem: Path, comparisons: pd.DataFrame | None = None
+) -> None:
     """Final-checkpoint success/failure (%) heatmaps over (α_D, α_G), one row per objective[, lr].
 
     The paper's Tables I–III; objectives without α have no grid: the title names them (their
@@ -313,8 +375,10 @@ def dataset_modes(runs: pd.DataFrame) -> int:
 
     names = runs["dataset"].dropna().unique() if "dataset" in runs else []
     if len(names) != 1 or names[0] not in DATASETS:
-        raise ValueError(f"coverage_over_training needs the runs of one 2D dataset "
-                         f"({', '.join(DATASETS)}); the table has dataset {list(names)}")  # fmt: skip
+        raise ValueError(
+            f"coverage_over_training needs the runs of one 2D dataset "
+            f"({', '.join(DATASETS)}); the table has dataset {list(names)}"
+        )
     return DATASETS[names[0]]().n_modes
 
 
@@ -330,38 +394,76 @@ def plot_coverage_over_training(runs: pd.DataFrame, stem: Path, n_modes: int | N
     n_modes = dataset_modes(runs) if n_modes is None else n_modes
     cells = _cells(runs, CELL)
     show_lr = _varies(runs, "lr")
-    data = pd.DataFrame({"training epoch": runs["epoch"], "modes covered": runs["modes_covered"],
-                         "objective": runs["objective"].map(pretty_objective),
-                         "lr": runs["lr"].map(num_text)})
+    data = pd.DataFrame(
+        {
+            "training epoch": runs["epoch"],
+            "modes covered": runs["modes_covered"],
+            "objective": runs["objective"].map(pretty_objective),
+            "lr": runs["lr"].map(num_text),
+        }
+    )
     facet = len(cells) > 8
     one_checkpoint = runs["step"].nunique() == 1  # a band needs two epochs; use error bars
-    style = dict(errorbar=("ci", 95), seed=0, n_boot=1000, markers=True, dashes=True,
-                 err_style="bars" if one_checkpoint else "band", height=2.6, aspect=1.25)
+    style = dict(
+        errorbar=("ci", 95),
+        seed=0,
+        n_boot=1000,
+        markers=True,
+        dashes=True,
+        err_style="bars" if one_checkpoint else "band",
+        height=2.6,
+        aspect=1.25,
+    )
     if facet:
         data[NAMES["alpha_d"]], d_levels = _alpha_levels(runs["alpha_d"])
         data[NAMES["alpha_g"]], g_levels = _alpha_levels(runs["alpha_g"])
         colors = sns.color_palette("viridis", len(d_levels) - (NA in d_levels))
         palette = dict(zip([lv for lv in d_levels if lv != NA], colors)) | {NA: (0.4, 0.4, 0.4)}
         wrap = {} if show_lr else {"col_wrap": min(3, data["objective"].nunique())}
-        g = sns.relplot(data, kind="line", x="training epoch", y="modes covered", col="objective",
-                        row="lr" if show_lr else None, hue=NAMES["alpha_d"], hue_order=d_levels,
-                        palette=palette, style=NAMES["alpha_g"], style_order=g_levels,
-                        **wrap, **style)
+        g = sns.relplot(
+            data,
+            kind="line",
+            x="training epoch",
+            y="modes covered",
+            col="objective",
+            row="lr" if show_lr else None,
+            hue=NAMES["alpha_d"],
+            hue_order=d_levels,
+            palette=palette,
+            style=NAMES["alpha_g"],
+            style_order=g_levels,
+            **wrap,
+            **style,
+        )
         g.set_titles("{col_name}" if not show_lr else "{col_name}, lr = {row_name}")
     else:
         fields = CELL if show_lr else CELL[:3]
         order = [_cell_label(k, fields) for k, _ in cells]
-        data["cell"] = [_cell_label(dict(zip(CELL, r)), fields) for r in runs[CELL].itertuples(index=False)]
-        g = sns.relplot(data, kind="line", x="training epoch", y="modes covered", hue="cell",
-                        hue_order=order, palette=palette_of(len(order)), style="cell", style_order=order,
-                        **style)
+        data["cell"] = [
+            _cell_label(dict(zip(CELL, r)), fields) for r in runs[CELL].itertuples(index=False)
+        ]
+        g = sns.relplot(
+            data,
+            kind="line",
+            x="training epoch",
+            y="modes covered",
+            hue="cell",
+            hue_order=order,
+            palette=palette_of(len(order)),
+            style="cell",
+            style_order=order,
+            **style,
+        )
     step = next(k for k in (1, 2, 5, 10, 20, 50, 100, 10**9) if n_modes / k <= 10)  # ≤ 11 ticks
     g.set(ylim=(0, n_modes * 1.025), yticks=sorted(set(range(0, n_modes + 1, step)) | {n_modes}))
     g.set_axis_labels("training epoch", f"modes covered (of {n_modes})")
     n_seeds = runs.groupby(CELL, dropna=False)["seed"].nunique()
     g.tight_layout()  # the grid's version also leaves room for its outside legend
-    set_title(g.figure, f"Modes covered during training, {_checkpoint(runs, 'up to')}\n"
-                     f"(mean and 95 % CI over seeds; {seeds_text(n_seeds)})")
+    set_title(
+        g.figure,
+        f"Modes covered during training, {_checkpoint(runs, 'up to')}\n"
+        f"(mean and 95 % CI over seeds; {seeds_text(n_seeds)})",
+    )
     save_figure(g.figure, stem)
 
 
@@ -377,8 +479,9 @@ def _ring_panel(ax, points: pd.DataFrame, modes: pd.DataFrame, radius: float, li
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal")
 
 
-def plot_sample_scatter(samples: pd.DataFrame, modes: pd.DataFrame, std: float, stem: Path,
-                        max_cells: int = 12) -> None:
+def plot_sample_scatter(
+    samples: pd.DataFrame, modes: pd.DataFrame, std: float, stem: Path, max_cells: int = 12
+) -> None:
     """Generated samples at the final checkpoint: rows = cells (sorted), columns = seeds."""
     samples = _clean(samples)
     if samples.empty:
@@ -394,7 +497,9 @@ def plot_sample_scatter(samples: pd.DataFrame, modes: pd.DataFrame, std: float, 
 
     size = 1.3  # inches per square panel
     figsize = (size * len(seeds) + 1.2, size * len(shown) + 0.8)
-    fig, axes = plt.subplots(len(shown), len(seeds), figsize=figsize, sharex=True, sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        len(shown), len(seeds), figsize=figsize, sharex=True, sharey=True, squeeze=False
+    )
     for (key, rows), row_axes in zip(shown, axes):
         for seed, ax in zip(seeds, row_axes):
             points = rows[rows["seed"] == seed]
@@ -408,10 +513,20 @@ def plot_sample_scatter(samples: pd.DataFrame, modes: pd.DataFrame, std: float, 
     for ax in axes.flat:
         ax.label_outer()
 
-    legend = [Line2D([], [], ls="", marker="o", ms=3, color="C0", alpha=0.6, label="generated sample"),
-              Line2D([], [], ls="", marker="+", ms=6, color="C3", label="true mode mean"),
-              Line2D([], [], ls="", marker="o", ms=6, mfc="none", color="C3",
-                     label=f"3σ high-quality zone (σ = {num_text(float(std))})")]
+    legend = [
+        Line2D([], [], ls="", marker="o", ms=3, color="C0", alpha=0.6, label="generated sample"),
+        Line2D([], [], ls="", marker="+", ms=6, color="C3", label="true mode mean"),
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            ms=6,
+            mfc="none",
+            color="C3",
+            label=f"3σ high-quality zone (σ = {num_text(float(std))})",
+        ),
+    ]
     title = "Generated samples"
     title += f" {_checkpoint(samples)}" if "step" in samples else " at the final checkpoint"
     if len(cells) > len(shown):

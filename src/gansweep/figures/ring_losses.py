@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import matplotlib.pyplot as plt  # noqa: E402  (common has selected the Agg backend)
 import numpy as np
 import pandas as pd
 
@@ -26,8 +27,6 @@ from gansweep.figures.common import (
     seeds_text,
     set_title,
 )
-
-import matplotlib.pyplot as plt  # noqa: E402  (common has selected the Agg backend)
 
 
 def cell_name(row: pd.Series, show_lr: bool, show_study: bool) -> str:
@@ -65,7 +64,9 @@ def _checkpoint_text(final: pd.DataFrame) -> str:
     return f"after {step} steps"
 
 
-def plot_rates_by_loss(summary: pd.DataFrame, stem: Path, comparisons: pd.DataFrame | None = None) -> None:
+def plot_rates_by_loss(
+    summary: pd.DataFrame, stem: Path, comparisons: pd.DataFrame | None = None
+) -> None:
     """Success and failure rate (%, Wilson 95 % CI) and mean modes covered (t 95 % CI), one
     horizontal bar per cell, sorted by success rate. With ``comparisons``, '*' marks rates
     that differ significantly from the baseline cell (Fisher exact, Holm p < 0.05)."""
@@ -98,8 +99,16 @@ def plot_rates_by_loss(summary: pd.DataFrame, stem: Path, comparisons: pd.DataFr
         metric = col.removesuffix("_rate")
         for yi, key, top in zip(y, keys, high):
             if key in marked.get(metric, ()):
-                ax.annotate("*", (min(top, 100.0), yi), xytext=(2, -1), textcoords="offset points",
-                            ha="left", va="center", fontsize=10, color="0.1")  # fmt: skip
+                ax.annotate(
+                    "*",
+                    (min(top, 100.0), yi),
+                    xytext=(2, -1),
+                    textcoords="offset points",
+                    ha="left",
+                    va="center",
+                    fontsize=10,
+                    color="0.1",
+                )
         if scale == 100:
             ax.set_xlim(0, 100)
         else:
@@ -109,12 +118,27 @@ def plot_rates_by_loss(summary: pd.DataFrame, stem: Path, comparisons: pd.DataFr
     if "n_diverged" in rows and rows["n_diverged"].sum() > 0:
         for yi, n in zip(y, rows["n_diverged"]):
             if n:
-                axes[1].annotate(f"{int(n)} diverged", (100, yi), xytext=(-2, 0), textcoords="offset points",
-                                 ha="right", va="center", fontsize=6, color="0.3")  # fmt: skip
+                axes[1].annotate(
+                    f"{int(n)} diverged",
+                    (100, yi),
+                    xytext=(-2, 0),
+                    textcoords="offset points",
+                    ha="right",
+                    va="center",
+                    fontsize=6,
+                    color="0.3",
+                )
     fig.tight_layout()
-    star = "; *: differs from the baseline cell (Fisher exact, Holm p < 0.05)" if comparisons is not None else ""
-    set_title(fig, f"Success and failure rate by loss {_checkpoint_text(rows)}\n"
-                   f"(bars: Wilson 95 % CI for rates, t 95 % CI for modes; {seeds_text(rows['n_seeds'])}{star})")  # fmt: skip
+    star = (
+        "; *: differs from the baseline cell (Fisher exact, Holm p < 0.05)"
+        if comparisons is not None
+        else ""
+    )
+    set_title(
+        fig,
+        f"Success and failure rate by loss {_checkpoint_text(rows)}\n"
+        f"(bars: Wilson 95 % CI for rates, t 95 % CI for modes; {seeds_text(rows['n_seeds'])}{star})",
+    )
     save_figure(fig, stem)
 
 
@@ -125,8 +149,10 @@ def markdown_table(summary: pd.DataFrame) -> str:
     def pct(v: float) -> str:
         return f"{100 * v:.1f} %"
 
-    lines = ["| loss | success | 95 % CI | failure | 95 % CI | mean modes | diverged |",
-             "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        "| loss | success | 95 % CI | failure | 95 % CI | mean modes | diverged |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for _, r in rows.iterrows():
         lines.append(
             f"| {r['cell']} | {pct(r['success_rate'])} | {100 * r['success_ci_low']:.1f}–{100 * r['success_ci_high']:.1f} % "

@@ -6,8 +6,10 @@ diversity.py  precision / recall / density / coverage and KID on the FID's Incep
 progress.py   progress bars (terminal) and plain progress lines (logs) for feature passes
 """
 
+from gansweep.metrics import (
+    diversity,  # noqa: E402,F401  registers "prdc" and "kid"
+    fid,  # noqa: E402,F401  registers "fid" and "fid_tv_logits"
+)
 from gansweep.metrics.modes import METRICS, mode_metrics
-from gansweep.metrics import fid  # noqa: E402,F401  registers "fid" and "fid_tv_logits"
-from gansweep.metrics import diversity  # noqa: E402,F401  registers "prdc" and "kid"
 
 __all__ = ["METRICS", "mode_metrics"]

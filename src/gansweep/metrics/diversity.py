@@ -31,7 +31,9 @@ KID_SUBSET_SIZE = 1000
 def _features(x, name: str) -> np.ndarray:
     a = np.asarray(x)
     if a.ndim != 2 or len(a) == 0:
-        raise ValueError(f"{name} features must be a non-empty [n, dims] array, got shape {a.shape}")
+        raise ValueError(
+            f"{name} features must be a non-empty [n, dims] array, got shape {a.shape}"
+        )
     return a
 
 
@@ -44,14 +46,18 @@ def prdc(real, fake, nearest_k: int = NEAREST_K) -> dict[str, float]:
 
     real, fake = _features(real, "real"), _features(fake, "fake")
     if min(len(real), len(fake)) < nearest_k + 2:  # the k-th neighbour other than the point itself
-        raise ValueError(f"PRDC with k = {nearest_k} needs at least {nearest_k + 2} real and fake features, "
-                         f"got {len(real)} and {len(fake)}")  # fmt: skip
+        raise ValueError(
+            f"PRDC with k = {nearest_k} needs at least {nearest_k + 2} real and fake features, "
+            f"got {len(real)} and {len(fake)}"
+        )
     with contextlib.redirect_stdout(sys.stderr):  # prdc prints the sample counts
         out = compute_prdc(real.astype(np.float32), fake.astype(np.float32), nearest_k=nearest_k)
     return {name: float(out[name]) for name in PRDC_COLUMNS}
 
 
-def polynomial_kernel(x: np.ndarray, y: np.ndarray, degree: int = 3, coef0: float = 1.0) -> np.ndarray:
+def polynomial_kernel(
+    x: np.ndarray, y: np.ndarray, degree: int = 3, coef0: float = 1.0
+) -> np.ndarray:
     """(xᵀy / d + coef0)^degree, d = the feature dimension (torch-fidelity's and sklearn's default γ)."""
     return (x @ y.T / x.shape[1] + coef0) ** degree
 
@@ -65,8 +71,9 @@ def mmd2_unbiased(k_xx: np.ndarray, k_yy: np.ndarray, k_xy: np.ndarray) -> float
 
 
 @METRICS.register("kid")
-def kid(real, fake, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE,
-        seed: int = 0) -> dict[str, float]:  # fmt: skip
+def kid(
+    real, fake, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE, seed: int = 0
+) -> dict[str, float]:
     """KID (Bińkowski et al. 2018): unbiased MMD², cubic polynomial kernel, mean and std over subsets.
 
     ``real`` and ``fake`` are [n, dims] arrays; subsets of ``min(subset_size, n)`` are drawn with ``seed``."""
@@ -74,12 +81,20 @@ def kid(real, fake, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SI
     fake = _features(fake, "fake").astype(np.float64)
     size = min(subset_size, len(real), len(fake))
     if size < 2:
-        raise ValueError(f"KID needs at least 2 real and 2 fake features, got {len(real)} and {len(fake)}")
+        raise ValueError(
+            f"KID needs at least 2 real and 2 fake features, got {len(real)} and {len(fake)}"
+        )
     rng = np.random.default_rng(seed)
     values = np.empty(subsets)
     for i in range(subsets):
         f = fake[rng.choice(len(fake), size, replace=False)]
         r = real[rng.choice(len(real), size, replace=False)]
-        values[i] = mmd2_unbiased(polynomial_kernel(f, f), polynomial_kernel(r, r), polynomial_kernel(f, r))
-    return {"kid": float(values.mean()), "kid_std": float(values.std()), "kid_subset_size": int(size),
-            "kid_subsets": int(subsets)}  # fmt: skip
+        values[i] = mmd2_unbiased(
+            polynomial_kernel(f, f), polynomial_kernel(r, r), polynomial_kernel(f, r)
+        )
+    return {
+        "kid": float(values.mean()),
+        "kid_std": float(values.std()),
+        "kid_subset_size": int(size),
+        "kid_subsets": int(subsets),
+    }

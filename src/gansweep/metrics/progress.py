@@ -29,13 +29,29 @@ class _Lines:
         self.stream.flush()
 
 
-def progress(total: int, desc: str, unit: str = "img", stream: IO[str] | None = None,
-             every_s: float | None = None, prefix: str = "[gansweep] ") -> tqdm:  # fmt: skip
+def progress(
+    total: int,
+    desc: str,
+    unit: str = "img",
+    stream: IO[str] | None = None,
+    every_s: float | None = None,
+    prefix: str = "[gansweep] ",
+) -> tqdm:
     """A tqdm bar over ``total`` items on ``stream`` (stderr): redrawn in a terminal, else a plain
     line (done, share, rate, elapsed, ETA) at most every ``every_s`` seconds and at the end."""
     stream = sys.stderr if stream is None else stream
     if getattr(stream, "isatty", lambda: False)():
-        return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=stream, dynamic_ncols=True)
+        return tqdm(
+            total=total, desc=desc, unit=unit, unit_scale=True, file=stream, dynamic_ncols=True
+        )
     every = LOG_EVERY_S if every_s is None else every_s
-    return tqdm(total=total, desc=desc, unit=unit, file=_Lines(stream, prefix), mininterval=every,
-                miniters=1, bar_format=_LOG_FORMAT, ascii=True)  # fmt: skip
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        file=_Lines(stream, prefix),
+        mininterval=every,
+        miniters=1,
+        bar_format=_LOG_FORMAT,
+        ascii=True,
+    )

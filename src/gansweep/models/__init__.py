@@ -1,10 +1,9 @@
 """Models: one registry, filled by the modules below."""
 
-from gansweep.models.mlp import MODELS, StackedMLP, init_linear_params
-
 # Convolutional GAN architectures: importing registers them in MODELS.
 from gansweep.models import acgan, dcgan, sngan  # noqa: E402,F401
 from gansweep.models.common import GanPair, count_parameters, layer_weight  # noqa: E402
+from gansweep.models.mlp import MODELS, StackedMLP, init_linear_params
 
 __all__ = [
     "MODELS",

@@ -21,8 +21,8 @@ Conventions (all architectures):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import torch
 from torch import Tensor, nn
@@ -58,7 +58,7 @@ class GanPair:
             return None
         return torch.randint(self.n_classes, (batch,), device=device)
 
-    def to(self, *args, **kwargs) -> "GanPair":
+    def to(self, *args, **kwargs) -> GanPair:
         """Move/convert both networks in place (``nn.Module.to`` arguments); returns self."""
         self.generator.to(*args, **kwargs)
         self.discriminator.to(*args, **kwargs)

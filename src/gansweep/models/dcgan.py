@@ -28,7 +28,7 @@ N(1, 0.02), bias 0 (:func:`gansweep.models.common.dcgan_init_`).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 

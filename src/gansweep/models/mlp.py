@@ -9,7 +9,7 @@ mathematics.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -53,9 +53,7 @@ class StackedMLP(nn.Module):
         self.weights = nn.ParameterList(
             nn.Parameter(torch.empty(n_models, i, o)) for i, o in zip(sizes[:-1], sizes[1:])
         )
-        self.biases = nn.ParameterList(
-            nn.Parameter(torch.empty(n_models, 1, o)) for o in sizes[1:]
-        )
+        self.biases = nn.ParameterList(nn.Parameter(torch.empty(n_models, 1, o)) for o in sizes[1:])
 
     @torch.no_grad()
     def load_per_model(self, per_model: Sequence[list[tuple[Tensor, Tensor]]]) -> None:

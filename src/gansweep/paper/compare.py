@@ -55,7 +55,11 @@ def _same(ours, paper) -> bool:
 
 
 def _value_text(value) -> str:
-    return f"{value:g}" if isinstance(value, (int, float, np.number)) and not isinstance(value, bool) else str(value)
+    return (
+        f"{value:g}"
+        if isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+        else str(value)
+    )
 
 
 def protocol_departures(row: pd.Series, paper_epochs: float) -> list[str]:
@@ -77,11 +81,26 @@ def protocol_departures(row: pd.Series, paper_epochs: float) -> list[str]:
 
 
 COLUMNS = [
-    "source", "objective", "alpha_d", "alpha_g", "metric", "paper_pct", "paper_n_seeds",
-    "paper_epochs", "study", "lr", "step", "epoch", "n_seeds", "ours_pct",
-    "ours_ci_low_pct", "ours_ci_high_pct", "paper_inside_ci", "same_protocol",
+    "source",
+    "objective",
+    "alpha_d",
+    "alpha_g",
+    "metric",
+    "paper_pct",
+    "paper_n_seeds",
+    "paper_epochs",
+    "study",
+    "lr",
+    "step",
+    "epoch",
+    "n_seeds",
+    "ours_pct",
+    "ours_ci_low_pct",
+    "ours_ci_high_pct",
+    "paper_inside_ci",
+    "same_protocol",
     "departs_from_paper",
-]  # fmt: skip
+]
 
 
 def compare_with_paper(summary: pd.DataFrame, paper: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -96,7 +115,10 @@ def compare_with_paper(summary: pd.DataFrame, paper: pd.DataFrame | None = None)
     if ours.empty:
         return pd.DataFrame(columns=COLUMNS)
     for frame in (ours, paper):
-        frame["ad_key"], frame["ag_key"] = _alpha_key(frame["alpha_d"]), _alpha_key(frame["alpha_g"])
+        frame["ad_key"], frame["ag_key"] = (
+            _alpha_key(frame["alpha_d"]),
+            _alpha_key(frame["alpha_g"]),
+        )
     merged = paper.drop(columns=["alpha_d", "alpha_g"]).merge(
         ours, on=["objective", "ad_key", "ag_key"], how="inner", suffixes=("_paper", "")
     )
@@ -106,14 +128,27 @@ def compare_with_paper(summary: pd.DataFrame, paper: pd.DataFrame | None = None)
         outcome = metric.removesuffix("_rate")
         low, high = 100 * r[f"{outcome}_ci_low"], 100 * r[f"{outcome}_ci_high"]
         departs = protocol_departures(r, r["epochs"])
-        rows.append({
-            "source": r["source"], "objective": r["objective"],
-            "alpha_d": r["alpha_d"], "alpha_g": r["alpha_g"], "metric": metric,
-            "paper_pct": r["value_pct"], "paper_n_seeds": r["n_seeds_paper"],
-            "paper_epochs": r["epochs"], "study": r["study"], "lr": r["lr"],
-            "step": r["step"], "epoch": r["epoch"], "n_seeds": r["n_seeds"],
-            "ours_pct": 100 * r[metric], "ours_ci_low_pct": low, "ours_ci_high_pct": high,
-            "paper_inside_ci": bool(low <= r["value_pct"] <= high),
-            "same_protocol": not departs, "departs_from_paper": "; ".join(departs),
-        })  # fmt: skip
+        rows.append(
+            {
+                "source": r["source"],
+                "objective": r["objective"],
+                "alpha_d": r["alpha_d"],
+                "alpha_g": r["alpha_g"],
+                "metric": metric,
+                "paper_pct": r["value_pct"],
+                "paper_n_seeds": r["n_seeds_paper"],
+                "paper_epochs": r["epochs"],
+                "study": r["study"],
+                "lr": r["lr"],
+                "step": r["step"],
+                "epoch": r["epoch"],
+                "n_seeds": r["n_seeds"],
+                "ours_pct": 100 * r[metric],
+                "ours_ci_low_pct": low,
+                "ours_ci_high_pct": high,
+                "paper_inside_ci": bool(low <= r["value_pct"] <= high),
+                "same_protocol": not departs,
+                "departs_from_paper": "; ".join(departs),
+            }
+        )
     return pd.DataFrame(rows, columns=COLUMNS)

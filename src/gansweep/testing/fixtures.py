@@ -26,9 +26,29 @@ from pathlib import Path
 
 import numpy as np
 
-CIFAR_LABEL_NAMES = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
+CIFAR_LABEL_NAMES = [
+    b"airplane",
+    b"automobile",
+    b"bird",
+    b"cat",
+    b"deer",
+    b"dog",
+    b"frog",
+    b"horse",
+    b"ship",
+    b"truck",
+]
 # (width, height): LSUN images have a shorter side of 256 and varied aspect ratios.
-LSUN_SIZES = [(341, 256), (256, 384), (300, 256), (256, 257), (455, 256), (256, 320), (383, 256), (256, 290)]
+LSUN_SIZES = [
+    (341, 256),
+    (256, 384),
+    (300, 256),
+    (256, 257),
+    (455, 256),
+    (256, 320),
+    (383, 256),
+    (256, 290),
+]
 
 
 def md5_of(path: str | Path) -> str:
@@ -83,7 +103,9 @@ def cifar10_batch(n: int, batch_label: bytes, rng: np.random.Generator) -> dict:
         b"batch_label": batch_label,
         b"labels": labels,
         b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-        b"filenames": [f"{CIFAR_LABEL_NAMES[l].decode()}_s_{i:06d}.png".encode() for i, l in enumerate(labels)],
+        b"filenames": [
+            f"{CIFAR_LABEL_NAMES[c].decode()}_s_{i:06d}.png".encode() for i, c in enumerate(labels)
+        ],
     }
 
 
@@ -103,10 +125,22 @@ def make_cifar10_archive(
         for i in range(1, 6):
             batch = cifar10_batch(n_train_per_batch, f"training batch {i} of 5".encode(), rng)
             _add(tar, f"cifar-10-batches-py/data_batch_{i}", py2_pickle(batch))
-        meta = {b"num_cases_per_batch": n_train_per_batch, b"label_names": CIFAR_LABEL_NAMES, b"num_vis": 3072}
+        meta = {
+            b"num_cases_per_batch": n_train_per_batch,
+            b"label_names": CIFAR_LABEL_NAMES,
+            b"num_vis": 3072,
+        }
         _add(tar, "cifar-10-batches-py/batches.meta", py2_pickle(meta))
-        _add(tar, "cifar-10-batches-py/test_batch", py2_pickle(cifar10_batch(n_test, b"testing batch 1 of 1", rng)))
-        _add(tar, "cifar-10-batches-py/readme.html", b"<meta HTTP-EQUIV='REFRESH' content='0; url=https://www.cs.toronto.edu/~kriz/cifar.html'>\n")
+        _add(
+            tar,
+            "cifar-10-batches-py/test_batch",
+            py2_pickle(cifar10_batch(n_test, b"testing batch 1 of 1", rng)),
+        )
+        _add(
+            tar,
+            "cifar-10-batches-py/readme.html",
+            b"<meta HTTP-EQUIV='REFRESH' content='0; url=https://www.cs.toronto.edu/~kriz/cifar.html'>\n",
+        )
     return path, md5_of(path)
 
 
@@ -116,7 +150,9 @@ def read_cifar10_batches(path: str | Path) -> dict[str, dict]:
     with tarfile.open(path, "r:gz") as tar:
         for member in tar:
             if member.isfile() and not member.name.endswith(".html"):
-                out[member.name.rsplit("/", 1)[-1]] = pickle.load(tar.extractfile(member), encoding="bytes")
+                out[member.name.rsplit("/", 1)[-1]] = pickle.load(
+                    tar.extractfile(member), encoding="bytes"
+                )
     return out
 
 
@@ -225,7 +261,10 @@ def write_smoke_sources(out_dir: str | Path) -> Path:
         "downloads": {
             "cifar10": {"url": cifar.as_uri(), "md5": cifar_md5},
             "celeba": {"url": celeba.as_uri(), "md5": celeba_md5},
-            "lsun_classroom": {"url": lsun.as_uri(), "n_images": n_lsun},  # LSUN is verified by its count
+            "lsun_classroom": {
+                "url": lsun.as_uri(),
+                "n_images": n_lsun,
+            },  # LSUN is verified by its count
         },
         "fid": {"weights": {}},
     }
@@ -235,6 +274,8 @@ def write_smoke_sources(out_dir: str | Path) -> Path:
         digest = write_standin_weights(metric, path)
         sources["fid"]["weights"][metric] = {"url": path.as_uri(), "sha256_prefix": digest[:16]}
     target = out_dir / "sources.yaml"
-    target.write_text("# Stand-in sources for smoke runs: tiny data, random Inception weights.\n"
-                      + yaml.safe_dump(sources, sort_keys=False))  # fmt: skip
+    target.write_text(
+        "# Stand-in sources for smoke runs: tiny data, random Inception weights.\n"
+        + yaml.safe_dump(sources, sort_keys=False)
+    )
     return target

@@ -40,8 +40,25 @@ from gansweep.training.ring import flush_denormals, resolve_device
 
 SMALL_GRAD = 0.01  # seed 001 counts gradient entries with |g| below this
 GRID_IMAGES = 64
-CHECKPOINT_KEYS = ("seed", "step", "consumed", "status", "diverged_step", "reason", "G", "D", "opt_g",
-                   "opt_d", "rng", "order_gen", "order", "log_rows", "grad_rows", "elapsed", "spec")  # fmt: skip
+CHECKPOINT_KEYS = (
+    "seed",
+    "step",
+    "consumed",
+    "status",
+    "diverged_step",
+    "reason",
+    "G",
+    "D",
+    "opt_g",
+    "opt_d",
+    "rng",
+    "order_gen",
+    "order",
+    "log_rows",
+    "grad_rows",
+    "elapsed",
+    "spec",
+)
 
 
 def make_optimizer(params, train: dict, lr: float) -> torch.optim.Optimizer:
@@ -78,11 +95,15 @@ class ImageTrainer:
         self.batch = train["batch_size"]
         self.batches_per_epoch = len(self.data) // self.batch
         if self.batches_per_epoch == 0:
-            raise ValueError(f"batch_size {self.batch} exceeds the {len(self.data)} training images")
+            raise ValueError(
+                f"batch_size {self.batch} exceeds the {len(self.data)} training images"
+            )
         if "steps" in spec:
             self.total_steps = spec["steps"]
         else:
-            self.total_steps = math.ceil(spec["epochs"] * self.batches_per_epoch / train["n_critic"])
+            self.total_steps = math.ceil(
+                spec["epochs"] * self.batches_per_epoch / train["n_critic"]
+            )
         # Data order has its own generator so that it does not depend on model randomness.
         self.order_gen = torch.Generator().manual_seed(seed)
         self.order = torch.randperm(len(self.data), generator=self.order_gen)
@@ -134,12 +155,16 @@ class ImageTrainer:
             loss = obj.d_loss(out_real.float(), out_fake.float(), self.spec["alpha_d"])
             aux = torch.zeros((), device=self.device)
             if cls_real is not None:
-                aux = F.cross_entropy(cls_real.float(), y_real) + F.cross_entropy(cls_fake.float(), y_fake)
+                aux = F.cross_entropy(cls_real.float(), y_real) + F.cross_entropy(
+                    cls_fake.float(), y_fake
+                )
                 loss = loss + train["aux_weight"] * aux
         if obj.gradient_penalty:
             mix = torch.rand(real.shape[0], 1, 1, 1, device=self.device)
             critic = lambda x: self._discriminate(x)[0]  # noqa: E731
-            loss = loss + train["gp_weight"] * gradient_penalty(critic, real, fake, mix, feature_dims=3)
+            loss = loss + train["gp_weight"] * gradient_penalty(
+                critic, real, fake, mix, feature_dims=3
+            )
         r1, r2 = train.get("r1_gamma", 0.0), train.get("r2_gamma", 0.0)
         if r1 or r2:
             critic = lambda x: self._discriminate(x)[0].float()  # noqa: E731
@@ -154,10 +179,14 @@ class ImageTrainer:
             with torch.no_grad():
                 for p in self.D.parameters():
                     p.clamp_(-train["weight_clip"], train["weight_clip"])
-        return {"d_loss": loss.detach(), "d_aux_loss": aux.detach(),
-                "d_real": out_real.detach().float().mean(), "d_fake": out_fake.detach().float().mean(),
-                "p_real": torch.sigmoid(out_real.detach().float()).mean(),
-                "p_fake": torch.sigmoid(out_fake.detach().float()).mean()}  # fmt: skip
+        return {
+            "d_loss": loss.detach(),
+            "d_aux_loss": aux.detach(),
+            "d_real": out_real.detach().float().mean(),
+            "d_fake": out_fake.detach().float().mean(),
+            "p_real": torch.sigmoid(out_real.detach().float()).mean(),
+            "p_fake": torch.sigmoid(out_fake.detach().float()).mean(),
+        }
 
     def _g_step(self) -> dict:
         z, y = self._latents(self.batch)
@@ -186,11 +215,17 @@ class ImageTrainer:
             if grad is None:
                 continue
             g = grad.detach().float()
-            self.grad_rows.append({
-                "seed": self.seed, "step": self.step + 1, "epoch": self.epoch, "layer": name,
-                "grad_norm": float(g.norm()), "n_small": int((g.abs() < SMALL_GRAD).sum()),
-                "n_entries": g.numel(),
-            })  # fmt: skip
+            self.grad_rows.append(
+                {
+                    "seed": self.seed,
+                    "step": self.step + 1,
+                    "epoch": self.epoch,
+                    "layer": name,
+                    "grad_norm": float(g.norm()),
+                    "n_small": int((g.abs() < SMALL_GRAD).sum()),
+                    "n_entries": g.numel(),
+                }
+            )
 
     @property
     def epoch(self) -> float:
@@ -199,7 +234,11 @@ class ImageTrainer:
     def _set_learning_rates(self) -> None:
         """Linear decay to 0 over training (the SNGAN protocol), as a pure function of the
         step, so that a resumed run follows the same schedule."""
-        scale = 1.0 - self.step / self.total_steps if self.spec["train"]["lr_decay"] == "linear" else 1.0
+        scale = (
+            1.0 - self.step / self.total_steps
+            if self.spec["train"]["lr_decay"] == "linear"
+            else 1.0
+        )
         for opt, lr in ((self.opt_d, self.spec["lr_d"]), (self.opt_g, self.spec["lr_g"])):
             for group in opt.param_groups:
                 group["lr"] = lr * scale
@@ -227,18 +266,37 @@ class ImageTrainer:
 
     def state_dict(self) -> dict:
         return {
-            "seed": self.seed, "step": self.step, "consumed": self.consumed,
-            "status": self.status, "diverged_step": self.diverged_step, "reason": self.reason,
-            "G": self.G.state_dict(), "D": self.D.state_dict(),
-            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-            "rng": rng_state(), "order_gen": self.order_gen.get_state(), "order": self.order,
-            "log_rows": self.log_rows, "grad_rows": self.grad_rows,
-            "elapsed": self.elapsed, "spec": self.spec,
-        }  # fmt: skip
+            "seed": self.seed,
+            "step": self.step,
+            "consumed": self.consumed,
+            "status": self.status,
+            "diverged_step": self.diverged_step,
+            "reason": self.reason,
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "rng": rng_state(),
+            "order_gen": self.order_gen.get_state(),
+            "order": self.order,
+            "log_rows": self.log_rows,
+            "grad_rows": self.grad_rows,
+            "elapsed": self.elapsed,
+            "spec": self.spec,
+        }
 
     def load_state_dict(self, state: dict) -> None:
-        for key in ("step", "consumed", "status", "diverged_step", "reason", "log_rows", "grad_rows",
-                    "elapsed", "order"):  # fmt: skip
+        for key in (
+            "step",
+            "consumed",
+            "status",
+            "diverged_step",
+            "reason",
+            "log_rows",
+            "grad_rows",
+            "elapsed",
+            "order",
+        ):
             setattr(self, key, state[key])
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
@@ -253,11 +311,17 @@ class ImageTrainer:
         state = load_checkpoint(ckpt, self.device, CHECKPOINT_KEYS, self.log)
         if state is not None and state["spec"] == self.spec:
             self.load_state_dict(state)
-            print(f"seed {self.seed}: resumed from {ckpt} at step {self.step}", file=self.log, flush=True)
+            print(
+                f"seed {self.seed}: resumed from {ckpt} at step {self.step}",
+                file=self.log,
+                flush=True,
+            )
         elif state is not None:
             print(f"seed {self.seed}: ignoring {ckpt}, it belongs to another spec", file=self.log)
         label = f"{self.spec['study']}/{self.spec['cell']} seed {self.seed}"
-        with TrainingProgress(label, self.total_steps, self.step, self.spec["log_every"], self.log) as progress:
+        with TrainingProgress(
+            label, self.total_steps, self.step, self.spec["log_every"], self.log
+        ) as progress:
             self._fit(run_dir, ckpt, label, progress)
 
     def _fit(self, run_dir: Path, ckpt: Path, label: str, progress: TrainingProgress) -> None:
@@ -276,14 +340,29 @@ class ImageTrainer:
                 progress.write(f"[{label}] {self.reason}: stopping this run")
             self.elapsed = time.perf_counter() - t0
             if self.step % self.spec["log_every"] == 0 or self.step == 1 or self.status != "ok":
-                self.log_rows.append({"seed": self.seed, "step": self.step, "epoch": self.epoch,
-                                      **values, "wall_time_s": self.elapsed})  # fmt: skip
-            progress.update(self.step, {"epoch": f"{self.epoch:.2f}", "d_loss": values["d_loss"],
-                                        "g_loss": values["g_loss"]})  # fmt: skip
+                self.log_rows.append(
+                    {
+                        "seed": self.seed,
+                        "step": self.step,
+                        "epoch": self.epoch,
+                        **values,
+                        "wall_time_s": self.elapsed,
+                    }
+                )
+            progress.update(
+                self.step,
+                {
+                    "epoch": f"{self.epoch:.2f}",
+                    "d_loss": values["d_loss"],
+                    "g_loss": values["g_loss"],
+                },
+            )
             if int(self.epoch) > epoch_before or self.step == self.total_steps:
                 self.save_grid(run_dir / "samples" / f"epoch_{math.ceil(self.epoch):03d}.png")
             if self._is_eval_point(epoch_before_exact) and self.status == "ok":
-                save_torch(self.generator_snapshot(), run_dir / "generators" / f"step{self.step:07d}.pt")
+                save_torch(
+                    self.generator_snapshot(), run_dir / "generators" / f"step{self.step:07d}.pt"
+                )
             if self.step % self.spec["checkpoint_every"] == 0 and self.step < self.total_steps:
                 save_torch(self.state_dict(), ckpt)
 
@@ -297,34 +376,60 @@ class ImageTrainer:
     def generator_snapshot(self) -> dict:
         """What evaluation needs: G's weights and buffers (BatchNorm statistics) and where."""
         return {
-            "generator": self.G.state_dict(), "architecture": self.spec["architecture"],
-            "z_dim": self.z_dim, "n_classes": self.n_classes, "seed": self.seed,
-            "step": self.step, "epoch": self.epoch,
-        }  # fmt: skip
+            "generator": self.G.state_dict(),
+            "architecture": self.spec["architecture"],
+            "z_dim": self.z_dim,
+            "n_classes": self.n_classes,
+            "seed": self.seed,
+            "step": self.step,
+            "epoch": self.epoch,
+        }
 
     def final_state(self) -> dict:
         return {
-            "generator": self.G.state_dict(), "discriminator": self.D.state_dict(),
-            "architecture": self.spec["architecture"], "z_dim": self.z_dim,
-            "n_classes": self.n_classes, "step": self.step, "epoch": self.epoch,
-            "status": self.status, "seed": self.seed,
-        }  # fmt: skip
+            "generator": self.G.state_dict(),
+            "discriminator": self.D.state_dict(),
+            "architecture": self.spec["architecture"],
+            "z_dim": self.z_dim,
+            "n_classes": self.n_classes,
+            "step": self.step,
+            "epoch": self.epoch,
+            "status": self.status,
+            "seed": self.seed,
+        }
 
     def metadata(self) -> dict:
         s = self.spec
         return {
-            "study": s["study"], "dataset": s["dataset"], "cell": s["cell"],
-            "architecture": s["architecture"], "objective": s["objective"],
-            "alpha_d": s["alpha_d"], "alpha_g": s["alpha_g"], "lr_d": s["lr_d"], "lr_g": s["lr_g"],
-            "seed": self.seed, "step": self.step, "epoch": self.epoch, "steps_total": self.total_steps,
-            "status": self.status, "diverged_step": self.diverged_step, "reason": self.reason,
-            "batch_size": self.batch, "n_critic": s["train"]["n_critic"],
-            "optimizer": s["train"]["optimizer"], "device": self.device.type,
-            "amp_bf16": self.amp, "tf32": bool(torch.backends.cudnn.allow_tf32),
-            "channels_last": self.channels_last, "threads": torch.get_num_threads(),
-            "wall_time_s": self.elapsed, "torch_version": torch.__version__,
-            "host": platform.node(), "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""),
-        }  # fmt: skip
+            "study": s["study"],
+            "dataset": s["dataset"],
+            "cell": s["cell"],
+            "architecture": s["architecture"],
+            "objective": s["objective"],
+            "alpha_d": s["alpha_d"],
+            "alpha_g": s["alpha_g"],
+            "lr_d": s["lr_d"],
+            "lr_g": s["lr_g"],
+            "seed": self.seed,
+            "step": self.step,
+            "epoch": self.epoch,
+            "steps_total": self.total_steps,
+            "status": self.status,
+            "diverged_step": self.diverged_step,
+            "reason": self.reason,
+            "batch_size": self.batch,
+            "n_critic": s["train"]["n_critic"],
+            "optimizer": s["train"]["optimizer"],
+            "device": self.device.type,
+            "amp_bf16": self.amp,
+            "tf32": bool(torch.backends.cudnn.allow_tf32),
+            "channels_last": self.channels_last,
+            "threads": torch.get_num_threads(),
+            "wall_time_s": self.elapsed,
+            "torch_version": torch.__version__,
+            "host": platform.node(),
+            "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""),
+        }
 
 
 def run_image_job(spec: dict, out_dir: Path, log=sys.stderr) -> None:

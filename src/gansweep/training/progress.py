@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from tqdm import tqdm
 
@@ -34,7 +34,15 @@ class TrainingProgress:
     ``postfix`` maps names to values shown after the rate; values may be callables: they are only evaluated when shown, so a value that
     costs a device sync (a loss, a count of diverged runs) is not computed at every step."""
 
-    def __init__(self, label: str, total: int, initial: int = 0, every: int = 100, stream=None, unit: str = "step"):
+    def __init__(
+        self,
+        label: str,
+        total: int,
+        initial: int = 0,
+        every: int = 100,
+        stream=None,
+        unit: str = "step",
+    ):
         self.label, self.total, self.every, self.unit = label, total, max(int(every), 1), unit
         self.stream = sys.stderr if stream is None else stream
         self.live = is_terminal(self.stream)
@@ -43,9 +51,15 @@ class TrainingProgress:
         self.bar = None
         if self.live:
             self.bar = tqdm(
-                total=total, initial=initial, desc=label, unit=unit, file=self.stream,
-                dynamic_ncols=True, mininterval=0.5, smoothing=0.1,
-            )  # fmt: skip
+                total=total,
+                initial=initial,
+                desc=label,
+                unit=unit,
+                file=self.stream,
+                dynamic_ncols=True,
+                mininterval=0.5,
+                smoothing=0.1,
+            )
         self._last_postfix_refresh = 0.0
 
     @staticmethod
@@ -56,22 +70,32 @@ class TrainingProgress:
             parts.append(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}")
         return ", ".join(parts)
 
-    def update(self, step: int, postfix: dict[str, object | Callable[[], object]] | None = None) -> None:
+    def update(
+        self, step: int, postfix: dict[str, object | Callable[[], object]] | None = None
+    ) -> None:
         postfix = postfix or {}
         if self.bar is not None:
             self.bar.update(step - self.bar.n)
             now = time.perf_counter()
             # Postfix values may cost a sync; refresh them at the bar's own redraw rate.
-            if postfix and (now - self._last_postfix_refresh >= self.bar.mininterval or step >= self.total):
+            if postfix and (
+                now - self._last_postfix_refresh >= self.bar.mininterval or step >= self.total
+            ):
                 self.bar.set_postfix_str(self._postfix(postfix), refresh=False)
                 self._last_postfix_refresh = now
             return
         if step % self.every and step < self.total:
             return
         line = tqdm.format_meter(
-            step, self.total, time.perf_counter() - self.t0, prefix=self.label, unit=self.unit,
-            initial=self.initial, postfix=self._postfix(postfix) or None, bar_format=PLAIN_FORMAT,
-        )  # fmt: skip
+            step,
+            self.total,
+            time.perf_counter() - self.t0,
+            prefix=self.label,
+            unit=self.unit,
+            initial=self.initial,
+            postfix=self._postfix(postfix) or None,
+            bar_format=PLAIN_FORMAT,
+        )
         print(line, file=self.stream, flush=True)
 
     def write(self, message: str) -> None:

@@ -36,8 +36,20 @@ from gansweep.training.progress import TrainingProgress
 
 LATENT_DIM = 2
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-CHECKPOINT_KEYS = ("fingerprint", "step", "pos", "G", "D", "opt_g", "opt_d", "generators",
-                   "perm_real", "perm_noise", "first_bad", "rows")  # fmt: skip
+CHECKPOINT_KEYS = (
+    "fingerprint",
+    "step",
+    "pos",
+    "G",
+    "D",
+    "opt_g",
+    "opt_d",
+    "generators",
+    "perm_real",
+    "perm_noise",
+    "first_bad",
+    "rows",
+)
 
 
 def run_generator(seed: int, purpose: str) -> torch.Generator:
@@ -92,9 +104,12 @@ class RingTrainer:
         n = len(self.runs)
 
         data = make_toy_data(
-            spec["dataset"], spec["data"]["n_train"], spec["data"]["n_test"],
-            spec["data"]["data_seed"], LATENT_DIM,
-        )  # fmt: skip
+            spec["dataset"],
+            spec["data"]["n_train"],
+            spec["data"]["n_test"],
+            spec["data"]["data_seed"],
+            LATENT_DIM,
+        )
         self.mixture = data.mixture
         self.real = data.train_real.to(self.device, self.dtype)
         self.noise = data.train_noise.to(self.device, self.dtype)
@@ -111,8 +126,9 @@ class RingTrainer:
 
         # α only matters for the α-loss objectives; other cells carry None.
         def alphas(key):
-            return torch.tensor([r[key] or 1.0 for r in self.runs], dtype=self.dtype,
-                                device=self.device)  # fmt: skip
+            return torch.tensor(
+                [r[key] or 1.0 for r in self.runs], dtype=self.dtype, device=self.device
+            )
 
         self.alpha_d, self.alpha_g = alphas("alpha_d"), alphas("alpha_g")
         betas = tuple(spec["train"]["betas"])
@@ -139,8 +155,12 @@ class RingTrainer:
     def _next_batch(self) -> tuple[Tensor, Tensor]:
         n_train = self.real.shape[0]
         if self.pos == 0:
-            self.perm_real = self._per_run("shuffle", lambda g: torch.randperm(n_train, generator=g))
-            self.perm_noise = self._per_run("shuffle", lambda g: torch.randperm(n_train, generator=g))
+            self.perm_real = self._per_run(
+                "shuffle", lambda g: torch.randperm(n_train, generator=g)
+            )
+            self.perm_noise = self._per_run(
+                "shuffle", lambda g: torch.randperm(n_train, generator=g)
+            )
         end = min(self.pos + self.spec["train"]["batch_size"], n_train)
         real = self.real[self.perm_real[:, self.pos : end]]
         if self.spec["data"]["fresh_noise"]:
@@ -167,7 +187,9 @@ class RingTrainer:
         loss_d = obj.d_loss(out[:, :b], out[:, b:], self.alpha_d)
         if obj.gradient_penalty:
             mix = self._per_run("penalty", lambda g: torch.rand(b, 1, generator=g)).to(self.dtype)
-            loss_d = loss_d + train["gp_weight"] * gradient_penalty(self._critic, real, fake, mix, feature_dims=1)
+            loss_d = loss_d + train["gp_weight"] * gradient_penalty(
+                self._critic, real, fake, mix, feature_dims=1
+            )
         r1, r2 = train.get("r1_gamma", 0.0), train.get("r2_gamma", 0.0)
         if r1 or r2:
             loss_d = loss_d + zero_centred_penalties(self._critic, real, fake.detach(), r1, r2, 1)
@@ -215,11 +237,16 @@ class RingTrainer:
         rows = []
         for i, run in enumerate(self.runs):
             row = {
-                "alpha_d": run["alpha_d"], "alpha_g": run["alpha_g"], "seed": run["seed"],
-                "step": self.step, "epoch": epoch,
+                "alpha_d": run["alpha_d"],
+                "alpha_g": run["alpha_g"],
+                "seed": run["seed"],
+                "step": self.step,
+                "epoch": epoch,
                 **{k: metrics[k][i] for k in metrics},
-                "status": "ok", "diverged_step": None, "reason": "",
-            }  # fmt: skip
+                "status": "ok",
+                "diverged_step": None,
+                "reason": "",
+            }
             if first_bad[i] >= 0 or not finite[i]:
                 row.update(
                     status="diverged",
@@ -227,9 +254,15 @@ class RingTrainer:
                     reason=f"non-finite loss at step {first_bad[i]}"
                     if first_bad[i] >= 0
                     else f"non-finite generator output at step {self.step}",
-                    modes_covered=0, hq_fraction=0.0, success=False, failure=True,
-                    kl=float("nan"), rkl=float("nan"), jsd=float("nan"), tvd=float("nan"),
-                )  # fmt: skip
+                    modes_covered=0,
+                    hq_fraction=0.0,
+                    success=False,
+                    failure=True,
+                    kl=float("nan"),
+                    rkl=float("nan"),
+                    jsd=float("nan"),
+                    tvd=float("nan"),
+                )
             rows.append(row)
         if self.step == self.spec["steps"]:
             self.final_samples = samples[:, : self.spec["scatter_samples"]].cpu()
@@ -239,13 +272,18 @@ class RingTrainer:
     def state_dict(self) -> dict:
         return {
             "fingerprint": spec_fingerprint(self.spec),
-            "step": self.step, "pos": self.pos,
-            "G": self.G.state_dict(), "D": self.D.state_dict(),
-            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "step": self.step,
+            "pos": self.pos,
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
             "generators": {p: [g.get_state() for g in gs] for p, gs in self.generators.items()},
-            "perm_real": self.perm_real, "perm_noise": self.perm_noise,
-            "first_bad": self.first_bad, "rows": self.rows,
-        }  # fmt: skip
+            "perm_real": self.perm_real,
+            "perm_noise": self.perm_noise,
+            "first_bad": self.first_bad,
+            "rows": self.rows,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.step, self.pos = state["step"], state["pos"]
@@ -287,12 +325,21 @@ class RingTrainer:
                 if self.step in evals:
                     self.rows += self.evaluate()
                 # Callables: evaluated only when a line or the bar shows them (a device sync).
-                progress.update(self.step, {
-                    "epoch": lambda: f"{self.step / self.spec['steps_per_epoch']:.2f}",
-                    "run-steps/s": lambda: f"{(self.step - step0) * n_runs / max(time.perf_counter() - t0, 1e-9):.0f}",
-                    "diverged": lambda: f"{int((self.first_bad >= 0).sum())}/{n_runs}",
-                })  # fmt: skip
-                if checkpoint is not None and self.step % ex["checkpoint_every"] == 0 and self.step < total:
+                progress.update(
+                    self.step,
+                    {
+                        "epoch": lambda: f"{self.step / self.spec['steps_per_epoch']:.2f}",
+                        "run-steps/s": lambda: (
+                            f"{(self.step - step0) * n_runs / max(time.perf_counter() - t0, 1e-9):.0f}"
+                        ),
+                        "diverged": lambda: f"{int((self.first_bad >= 0).sum())}/{n_runs}",
+                    },
+                )
+                if (
+                    checkpoint is not None
+                    and self.step % ex["checkpoint_every"] == 0
+                    and self.step < total
+                ):
                     save_torch(self.state_dict(), checkpoint)
         return self.rows
 
@@ -300,23 +347,35 @@ class RingTrainer:
 def job_metadata(spec: dict, device: torch.device) -> dict:
     m = spec["model"]
     return {
-        "study": spec["study"], "dataset": spec["dataset"], "objective": spec["objective"],
-        "lr": spec["lr"], "job": spec["job"],
-        "g_hidden": m["g_hidden"], "g_width": m["g_width"],
-        "d_hidden": m["d_hidden"], "d_width": m["d_width"],
-        "batch_size": spec["train"]["batch_size"], "steps_total": spec["steps"],
-        "fresh_noise": spec["data"]["fresh_noise"], "n_eval_samples": spec["data"]["n_test"],
+        "study": spec["study"],
+        "dataset": spec["dataset"],
+        "objective": spec["objective"],
+        "lr": spec["lr"],
+        "job": spec["job"],
+        "g_hidden": m["g_hidden"],
+        "g_width": m["g_width"],
+        "d_hidden": m["d_hidden"],
+        "d_width": m["d_width"],
+        "batch_size": spec["train"]["batch_size"],
+        "steps_total": spec["steps"],
+        "fresh_noise": spec["data"]["fresh_noise"],
+        "n_eval_samples": spec["data"]["n_test"],
         # The rest of the protocol, so a paper comparison can check every field it fixes.
-        "n_train": spec["data"]["n_train"], "data_seed": spec["data"]["data_seed"],
-        "beta1": float(spec["train"]["betas"][0]), "beta2": float(spec["train"]["betas"][1]),
+        "n_train": spec["data"]["n_train"],
+        "data_seed": spec["data"]["data_seed"],
+        "beta1": float(spec["train"]["betas"][0]),
+        "beta2": float(spec["train"]["betas"][1]),
         "r1_gamma": float(spec["train"].get("r1_gamma", 0.0)),
         "r2_gamma": float(spec["train"].get("r2_gamma", 0.0)),
-        "dtype": spec["execution"]["dtype"], "device": device.type,
-        "torch_version": torch.__version__, "threads": torch.get_num_threads(),
+        "dtype": spec["execution"]["dtype"],
+        "device": device.type,
+        "torch_version": torch.__version__,
+        "threads": torch.get_num_threads(),
         # Where the job ran: a scheduler's job id and the GPUs it granted, if any.
-        "host": platform.node(), "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""),
+        "host": platform.node(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
-    }  # fmt: skip
+    }
 
 
 def run_job(spec: dict, runs_out: Path, samples_out: Path, checkpoint: Path, log=sys.stderr):
@@ -343,11 +402,21 @@ def _run_job(spec: dict, runs_out: Path, samples_out: Path, checkpoint: Path, lo
     for i, run in enumerate(spec["runs"]):
         if run["seed"] in keep:
             xy = trainer.final_samples[i].double().numpy()
-            parts.append(pd.DataFrame({
-                "study": spec["study"], "objective": spec["objective"], "lr": spec["lr"],
-                "alpha_d": run["alpha_d"], "alpha_g": run["alpha_g"], "seed": run["seed"],
-                "step": spec["steps"], "x": xy[:, 0], "y": xy[:, 1],
-            }))  # fmt: skip
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "study": spec["study"],
+                        "objective": spec["objective"],
+                        "lr": spec["lr"],
+                        "alpha_d": run["alpha_d"],
+                        "alpha_g": run["alpha_g"],
+                        "seed": run["seed"],
+                        "step": spec["steps"],
+                        "x": xy[:, 0],
+                        "y": xy[:, 1],
+                    }
+                )
+            )
     write_parquet(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(), samples_out)
     checkpoint.unlink(missing_ok=True)
     n_bad = int((table.loc[table["step"] == spec["steps"], "status"] == "diverged").sum())

@@ -34,5 +34,14 @@ FIGURES = {
     "sample_grids": plot_sample_grids,
 }
 
-__all__ = ["FIGURES", "plot_class_grids", "plot_diversity_vs_lr", "plot_fid_over_epochs", "plot_fid_vs_lr",
-           "plot_interpolations", "plot_loss_curves", "plot_sample_grids", "plot_vanishing_gradients"]  # fmt: skip
+__all__ = [
+    "FIGURES",
+    "plot_class_grids",
+    "plot_diversity_vs_lr",
+    "plot_fid_over_epochs",
+    "plot_fid_vs_lr",
+    "plot_interpolations",
+    "plot_loss_curves",
+    "plot_sample_grids",
+    "plot_vanishing_gradients",
+]

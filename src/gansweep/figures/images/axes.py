@@ -77,8 +77,9 @@ def _x_column(table: pd.DataFrame) -> str:
 
 
 def _legend_right(fig: plt.Figure, handles, labels, title: str | None = None) -> None:
-    fig.legend(handles, labels, title=title, loc="center left", bbox_to_anchor=(1.0, 0.5),
-               frameon=False)  # fmt: skip
+    fig.legend(
+        handles, labels, title=title, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False
+    )
 
 
 def _lr_ticks(ax, lrs: np.ndarray) -> str:

@@ -10,7 +10,7 @@ family. Objectives without α parameters have NaN α_D/α_G.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -55,16 +55,22 @@ def _cell_info(cells: Iterable[str], *tables: pd.DataFrame) -> pd.DataFrame:
         row = dict.fromkeys(INFO, np.nan) | {"extra": "", "known": parsed is not None}
         rows[cell] = row | (parsed or {})
     info = pd.DataFrame.from_dict(rows, orient="index", columns=INFO + ["extra", "known"])
-    info[["architecture", "objective", "extra"]] = info[["architecture", "objective", "extra"]].astype(object)
+    info[["architecture", "objective", "extra"]] = info[
+        ["architecture", "objective", "extra"]
+    ].astype(object)
     for table in tables:
         if table is None or "cell" not in table or table.empty:
             continue
         cols = [c for c in INFO if c in table]
-        first = table.assign(cell=table["cell"].astype(str)).drop_duplicates("cell").set_index("cell")
+        first = (
+            table.assign(cell=table["cell"].astype(str)).drop_duplicates("cell").set_index("cell")
+        )
         first = first.loc[first.index.intersection(info.index), cols]
         for col in cols:
             text = col in ("architecture", "objective")
-            info.loc[first.index, col] = first[col] if text else pd.to_numeric(first[col], errors="coerce")
+            info.loc[first.index, col] = (
+                first[col] if text else pd.to_numeric(first[col], errors="coerce")
+            )
         if "objective" in cols:
             info.loc[first.index, "known"] = first["objective"].notna()
     for col in ("alpha_d", "alpha_g", "lr_d", "lr_g"):
@@ -78,8 +84,20 @@ def _sort_info(info: pd.DataFrame) -> pd.DataFrame:
     """Cells in a stable reading order: architecture, α objectives before the others,
     objective, α_D, α_G, lr."""
     order = info.assign(_id=info.index, _no_alpha=info["alpha_d"].isna()).sort_values(
-        ["architecture", "_no_alpha", "objective", "alpha_d", "alpha_g", "lr_d", "lr_g", "extra", "_id"],
-        na_position="last", kind="stable")  # fmt: skip
+        [
+            "architecture",
+            "_no_alpha",
+            "objective",
+            "alpha_d",
+            "alpha_g",
+            "lr_d",
+            "lr_g",
+            "extra",
+            "_id",
+        ],
+        na_position="last",
+        kind="stable",
+    )
     return info.loc[order.index]
 
 
@@ -95,8 +113,11 @@ def _labels(info: pd.DataFrame, skip_lr: bool = False, sep: str = ", ") -> dict[
     show_arch = known["architecture"].nunique() > 1
     alpha_cells = known[known["alpha_d"].notna()]
     alpha_objectives = alpha_cells["objective"].nunique()
-    combos = alpha_cells.groupby("objective")[["alpha_d", "alpha_g"]].apply(
-        lambda g: len(g.drop_duplicates())).to_dict()  # fmt: skip
+    combos = (
+        alpha_cells.groupby("objective")[["alpha_d", "alpha_g"]]
+        .apply(lambda g: len(g.drop_duplicates()))
+        .to_dict()
+    )
     show_lr = not skip_lr and known["lr_d"].nunique() > 1
     show_lr_g = bool((known["lr_g"] != known["lr_d"]).any())
     labels = {}

@@ -29,7 +29,9 @@ def plot_diversity_vs_lr(summary: pd.DataFrame, stem: Path, epoch: float | None 
     each, one line per cell family; recall and coverage on a fixed 0–1 axis. A placeholder when
     the study recorded no PRDC (``eval.feature_metrics`` without ``prdc``)."""
     if _metric(summary, "recall") is None or _metric(summary, "coverage") is None:
-        save_message(stem, "no recall / coverage in this study\n(eval.feature_metrics without prdc)")
+        save_message(
+            stem, "no recall / coverage in this study\n(eval.feature_metrics without prdc)"
+        )
         return
     apply_theme()
     at, order, colors = _families(_at_epoch(_clean_summary(summary), epoch))
@@ -37,15 +39,25 @@ def plot_diversity_vs_lr(summary: pd.DataFrame, stem: Path, epoch: float | None 
     fig, axes = plt.subplots(1, len(shown), figsize=(3.9 * len(shown), 3.4), squeeze=False)
     for ax, metric in zip(axes[0], shown):
         bounded = metric != "fid"
-        handles, names = _draw_vs_lr(ax, at, order, colors, _metric(summary, metric)[:3], PANELS[metric],
-                                     log_y=False if bounded else None)  # fmt: skip
+        handles, names = _draw_vs_lr(
+            ax,
+            at,
+            order,
+            colors,
+            _metric(summary, metric)[:3],
+            PANELS[metric],
+            log_y=False if bounded else None,
+        )
         if bounded:
             ax.set_ylim(-0.03, 1.03)
         ax.set_title(metric)
     epochs = _range_text(at["epoch"], epochs_text)
     fig.tight_layout()
-    set_title(fig, f"FID beside recall and coverage at epoch {epochs} vs learning rate{_datasets(at)}\n"
-                f"(mean and 95 % t-CI over seeds with a finite value; {seeds_text(at['n_seeds'])}; "
-                "recall / coverage on the FID's Inception features)")
+    set_title(
+        fig,
+        f"FID beside recall and coverage at epoch {epochs} vs learning rate{_datasets(at)}\n"
+        f"(mean and 95 % t-CI over seeds with a finite value; {seeds_text(at['n_seeds'])}; "
+        "recall / coverage on the FID's Inception features)",
+    )
     _legend_right(fig, handles, names)
     common.save_figure(fig, stem)

@@ -16,14 +16,34 @@ from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
 from gansweep.figures import common
-from gansweep.figures.common import MARKERS, apply_theme, epochs_text, final_rows, num_text, palette_of, save_message, seeds_text, set_title
-from gansweep.figures.images.axes import _datasets, _legend_right, _log_y, _lr_ticks, _n_ok_note, _needs_log, _range_text
+from gansweep.figures.common import (
+    MARKERS,
+    apply_theme,
+    epochs_text,
+    final_rows,
+    num_text,
+    palette_of,
+    save_message,
+    seeds_text,
+    set_title,
+)
+from gansweep.figures.images.axes import (
+    _datasets,
+    _legend_right,
+    _log_y,
+    _lr_ticks,
+    _n_ok_note,
+    _needs_log,
+    _range_text,
+)
 from gansweep.figures.images.cells import LR_D, LR_G, _cell_info, _labels
 
 METRIC_NAMES = {
     "fid": ("FID", "FID"),
-    "fid_tv_logits": ("authors' non-standard FID",
-                      "authors' FID (non-standard:\ntorchvision Inception logits)"),
+    "fid_tv_logits": (
+        "authors' non-standard FID",
+        "authors' FID (non-standard:\ntorchvision Inception logits)",
+    ),
 }
 
 
@@ -39,7 +59,9 @@ def _metric(summary: pd.DataFrame, metric: str) -> tuple[str, str, str, str, str
     return (*cols, *_metric_names(metric))
 
 
-def _metric_or_message(summary: pd.DataFrame, metric: str, stem: Path) -> tuple[str, str, str, str, str] | None:
+def _metric_or_message(
+    summary: pd.DataFrame, metric: str, stem: Path
+) -> tuple[str, str, str, str, str] | None:
     """``_metric``; when the study has no such values, a figure saying so is saved instead."""
     cols = _metric(summary, metric)
     if cols is None:
@@ -81,7 +103,9 @@ def _fid_line(ax, x, y, lo, hi, color, marker, label, band_alpha):
     if ok.any():
         err = np.abs(np.vstack([lo[ok], hi[ok]]) - y[ok])
         err = np.where(np.isfinite(err), err, 0.0)
-        return ax.errorbar(x[ok], y[ok], yerr=err, marker=marker, ms=4, color=color, capsize=2.5, label=label)
+        return ax.errorbar(
+            x[ok], y[ok], yerr=err, marker=marker, ms=4, color=color, capsize=2.5, label=label
+        )
     return Line2D([], [], marker=marker, ms=4, color=color)  # nothing finite: legend entry only
 
 
@@ -89,8 +113,18 @@ def _all_diverged(ax, x, color) -> None:
     """× at the top edge of the axes where every seed of a cell diverged (no finite FID)."""
     if len(x):
         trans = blended_transform_factory(ax.transData, ax.transAxes)
-        ax.plot(x, np.full(len(x), 0.97), ls="", marker="x", ms=5, mew=1.4, color=color,
-                transform=trans, clip_on=False, zorder=4)  # fmt: skip
+        ax.plot(
+            x,
+            np.full(len(x), 0.97),
+            ls="",
+            marker="x",
+            ms=5,
+            mew=1.4,
+            color=color,
+            transform=trans,
+            clip_on=False,
+            zorder=4,
+        )
 
 
 def _diverged_handle() -> Line2D:
@@ -112,8 +146,15 @@ def _families(at: pd.DataFrame) -> tuple[pd.DataFrame, list[str], dict]:
     return at.assign(family=at["cell"].map(labels)), order, dict(zip(order, palette_of(len(order))))
 
 
-def _draw_vs_lr(ax, at: pd.DataFrame, order: list[str], colors: dict, cols: tuple[str, str, str],
-                ylabel: str, log_y: bool | None = None) -> tuple[list, list[str]]:  # fmt: skip
+def _draw_vs_lr(
+    ax,
+    at: pd.DataFrame,
+    order: list[str],
+    colors: dict,
+    cols: tuple[str, str, str],
+    ylabel: str,
+    log_y: bool | None = None,
+) -> tuple[list, list[str]]:
     """One metric's mean and CI (columns ``cols``) vs lr_D on ``ax``, one line per family (see
     :func:`plot_fid_vs_lr`); log y by default when the means span > 10×. Returns legend entries."""
     mean, low, high = cols
@@ -135,7 +176,9 @@ def _draw_vs_lr(ax, at: pd.DataFrame, order: list[str], colors: dict, cols: tupl
         if log_y:
             lo = _log_floor(lo, at[mean].to_numpy(dtype=float))
         label = family + _n_ok_note(rows)
-        handles.append(_fid_line(ax, x, y, lo, hi, colors[family], MARKERS[i % len(MARKERS)], label, band))
+        handles.append(
+            _fid_line(ax, x, y, lo, hi, colors[family], MARKERS[i % len(MARKERS)], label, band)
+        )
         names.append(label)
         _all_diverged(ax, x[~np.isfinite(y)], colors[family])
     if (~np.isfinite(at[mean].to_numpy(dtype=float))).any():
@@ -152,8 +195,9 @@ def _draw_vs_lr(ax, at: pd.DataFrame, order: list[str], colors: dict, cols: tupl
     return handles, names
 
 
-def plot_fid_vs_lr(summary: pd.DataFrame, stem: Path, epoch: float | None = None,
-                   metric: str = "fid") -> None:
+def plot_fid_vs_lr(
+    summary: pd.DataFrame, stem: Path, epoch: float | None = None, metric: str = "fid"
+) -> None:
     """Mean FID at one checkpoint vs the D learning rate (the (αD, αG) paper's Fig. 2/4 left).
 
     One line per cell family (objective, α_D, α_G[, lr_G, architecture, overrides]) with
@@ -173,8 +217,11 @@ def plot_fid_vs_lr(summary: pd.DataFrame, stem: Path, epoch: float | None = None
     handles, names = _draw_vs_lr(ax, at, order, colors, (mean, low, high), name)
     epochs = _range_text(at["epoch"], epochs_text)
     fig.tight_layout()
-    set_title(fig, f"{title} at epoch {epochs} vs learning rate{_datasets(at)}\n"
-                f"(mean and 95 % t-CI over seeds with a finite value; {seeds_text(at['n_seeds'])})")
+    set_title(
+        fig,
+        f"{title} at epoch {epochs} vs learning rate{_datasets(at)}\n"
+        f"(mean and 95 % t-CI over seeds with a finite value; {seeds_text(at['n_seeds'])})",
+    )
     _legend_right(fig, handles, names)
     common.save_figure(fig, stem)
 
@@ -200,8 +247,9 @@ def plot_fid_over_epochs(summary: pd.DataFrame, stem: Path, metric: str = "fid")
     panels = lrs if facet else [None]
     ncol = min(4, len(panels))
     nrow = math.ceil(len(panels) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.1 * ncol, 2.5 * nrow + 0.3), sharex=True,
-                             sharey=True, squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(3.1 * ncol, 2.5 * nrow + 0.3), sharex=True, sharey=True, squeeze=False
+    )
     legend = {}
     for ax, lr in zip(axes.flat, panels):
         if log_y:
@@ -215,12 +263,14 @@ def plot_fid_over_epochs(summary: pd.DataFrame, stem: Path, metric: str = "fid")
             if log_y:
                 lo = _log_floor(lo, df[mean].to_numpy(dtype=float))
             x = rows["epoch"].to_numpy(dtype=float)
-            handle = _fid_line(ax, x, y, lo, hi, colors[family], MARKERS[i % len(MARKERS)], family, band)
+            handle = _fid_line(
+                ax, x, y, lo, hi, colors[family], MARKERS[i % len(MARKERS)], family, band
+            )
             _all_diverged(ax, x[~np.isfinite(y)], colors[family])
             legend.setdefault(family, handle)
         if lr is not None:
             ax.set_title(f"{LR_D} = {num_text(lr)}")
-    for ax in axes.flat[len(panels):]:
+    for ax in axes.flat[len(panels) :]:
         ax.set_axis_off()
     for ax in axes[-1]:
         ax.set_xlabel("training epoch")
@@ -235,7 +285,10 @@ def plot_fid_over_epochs(summary: pd.DataFrame, stem: Path, metric: str = "fid")
     if len(epochs) == 1:
         axes[0, 0].set_xticks(epochs, [epochs_text(e) for e in epochs])
     fig.tight_layout()
-    set_title(fig, f"{title} during training{_datasets(df)}\n"
-                f"(mean and 95 % t-CI over seeds with a finite value; {seeds_text(df['n_seeds'])})")
+    set_title(
+        fig,
+        f"{title} during training{_datasets(df)}\n"
+        f"(mean and 95 % t-CI over seeds with a finite value; {seeds_text(df['n_seeds'])})",
+    )
     _legend_right(fig, handles, names)
     common.save_figure(fig, stem)

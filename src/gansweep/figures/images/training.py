@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,26 +13,43 @@ import seaborn as sns
 from matplotlib.lines import Line2D
 
 from gansweep.figures import common
-from gansweep.figures.common import apply_theme, num_text, palette_of, save_message, seeds_text, set_title
-from gansweep.figures.images.axes import _bins, _datasets, _legend_right, _symlog_if_wide, _t_half_width, _x_column
+from gansweep.figures.common import (
+    apply_theme,
+    num_text,
+    palette_of,
+    save_message,
+    seeds_text,
+    set_title,
+)
+from gansweep.figures.images.axes import (
+    _bins,
+    _datasets,
+    _legend_right,
+    _symlog_if_wide,
+    _t_half_width,
+    _x_column,
+)
 from gansweep.figures.images.cells import LR_D, _cell_info, _labels
 
 SMALL_GRAD = 0.01  # the training loop's threshold for ``n_small`` (training/image.py)
 
 
-def _seed_curves(table: pd.DataFrame, x: str, values: list[str], keys: list[str],
-                 max_points: int) -> pd.DataFrame:
+def _seed_curves(
+    table: pd.DataFrame, x: str, values: list[str], keys: list[str], max_points: int
+) -> pd.DataFrame:
     """Per key group and x bin: mean, std and count over seeds of each seed's bin mean."""
     parts = []
     for _, rows in table.groupby("cell", sort=False):
         rows = rows.assign(_bin=_bins(rows[x].to_numpy(dtype=float), max_points))
-        per_seed = rows.groupby(keys + ["seed", "_bin"], sort=False)[[x] + values].mean().reset_index()
+        per_seed = (
+            rows.groupby(keys + ["seed", "_bin"], sort=False)[[x] + values].mean().reset_index()
+        )
         agg = per_seed.groupby(keys + ["_bin"], sort=True).agg(
             **{x: (x, "mean")},
             **{f"{v}_mean": (v, "mean") for v in values},
             **{f"{v}_std": (v, "std") for v in values},
             **{f"{v}_n": (v, "count") for v in values},
-        )  # fmt: skip
+        )
         parts.append(agg.reset_index())
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
@@ -48,8 +65,9 @@ def _seed_counts(table: pd.DataFrame) -> pd.Series:
     return table.groupby("cell")["seed"].nunique()
 
 
-def plot_loss_curves(train_log: pd.DataFrame, train_runs: pd.DataFrame, stem: Path,
-                     max_points: int = 200) -> None:
+def plot_loss_curves(
+    train_log: pd.DataFrame, train_runs: pd.DataFrame, stem: Path, max_points: int = 200
+) -> None:
     """Generator and discriminator loss vs epoch, one colour per cell (seed 000 figs. 3–4).
 
     Raw loss values, averaged within at most ``max_points`` bins of logged steps per run,
@@ -64,7 +82,9 @@ def plot_loss_curves(train_log: pd.DataFrame, train_runs: pd.DataFrame, stem: Pa
     x = _x_column(train_log)
     log = train_log.copy()
     log["cell"] = log["cell"].astype(str)
-    log[["g_loss", "d_loss"]] = log[["g_loss", "d_loss"]].astype(float).replace([np.inf, -np.inf], np.nan)
+    log[["g_loss", "d_loss"]] = (
+        log[["g_loss", "d_loss"]].astype(float).replace([np.inf, -np.inf], np.nan)
+    )
     info = _cell_info(log["cell"], train_runs)
     lrs = sorted(info["lr_d"].dropna().unique())
     facet = len(lrs) > 1 and len(info) > 10
@@ -76,8 +96,9 @@ def plot_loss_curves(train_log: pd.DataFrame, train_runs: pd.DataFrame, stem: Pa
     curves["label"] = curves["cell"].map(labels)
     curves["lr_d"] = curves["cell"].map(info["lr_d"])
     rows_lr = lrs if facet else [None]
-    fig, axes = plt.subplots(len(rows_lr), 2, figsize=(8.0, 2.7 * len(rows_lr) + 0.3), sharex=True,
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        len(rows_lr), 2, figsize=(8.0, 2.7 * len(rows_lr) + 0.3), sharex=True, squeeze=False
+    )
     band = min(0.25, max(0.08, 0.4 / max(len(order), 1)))
     for row_axes, lr in zip(axes, rows_lr):
         part = curves if lr is None else curves[curves["lr_d"] == lr]
@@ -101,9 +122,12 @@ def plot_loss_curves(train_log: pd.DataFrame, train_runs: pd.DataFrame, stem: Pa
     fig.tight_layout()
     many = log.groupby("cell")[x].nunique().max() > max_points
     binned = f"logged steps averaged in ≤ {max_points} bins per run; " if many else ""
-    set_title(fig, f"Generator and discriminator losses during training{_datasets(train_runs)}\n"
-                f"(raw loss values; {binned}mean and 95 % t-CI over seeds;\n"
-                f"{seeds_text(_seed_counts(log))}{_diverged_text(train_runs)})")
+    set_title(
+        fig,
+        f"Generator and discriminator losses during training{_datasets(train_runs)}\n"
+        f"(raw loss values; {binned}mean and 95 % t-CI over seeds;\n"
+        f"{seeds_text(_seed_counts(log))}{_diverged_text(train_runs)})",
+    )
     _legend_right(fig, handles, order)
     common.save_figure(fig, stem)
 
@@ -118,8 +142,13 @@ def _layer_order(grads: pd.DataFrame, cells: Iterable[str]) -> list[str]:
     return order
 
 
-def plot_vanishing_gradients(train_grads: pd.DataFrame, train_runs: pd.DataFrame, stem: Path,
-                             max_cells: int = 12, max_points: int = 200) -> None:
+def plot_vanishing_gradients(
+    train_grads: pd.DataFrame,
+    train_runs: pd.DataFrame,
+    stem: Path,
+    max_cells: int = 12,
+    max_points: int = 200,
+) -> None:
     """log₁₀ count of D gradient entries with |g| < 0.01 per layer vs epoch (seed 001 fig. 4).
 
     One panel per cell (e.g. DCGAN vs WGAN), one line per D layer (forward order, dark =
@@ -140,13 +169,18 @@ def plot_vanishing_gradients(train_grads: pd.DataFrame, train_runs: pd.DataFrame
     shown = cells[:max_cells]
     layers = _layer_order(grads, shown)
     colors = dict(zip(layers, sns.color_palette("viridis", len(layers))))  # light = deep
-    curves = _seed_curves(grads[grads["cell"].isin(shown)], x, ["n_small"], ["cell", "layer"], max_points)
+    curves = _seed_curves(
+        grads[grads["cell"].isin(shown)], x, ["n_small"], ["cell", "layer"], max_points
+    )
     with np.errstate(divide="ignore"):
-        curves["log_count"] = np.where(curves["n_small_mean"] > 0, np.log10(curves["n_small_mean"]), np.nan)
+        curves["log_count"] = np.where(
+            curves["n_small_mean"] > 0, np.log10(curves["n_small_mean"]), np.nan
+        )
     ncol = min(3, len(shown))
     nrow = math.ceil(len(shown) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.3 * ncol, 2.6 * nrow + 0.3), sharex=True, sharey=True,
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(3.3 * ncol, 2.6 * nrow + 0.3), sharex=True, sharey=True, squeeze=False
+    )
     for ax, cell in zip(axes.flat, shown):
         part = curves[curves["cell"] == cell]
         for layer in layers:
@@ -154,21 +188,24 @@ def plot_vanishing_gradients(train_grads: pd.DataFrame, train_runs: pd.DataFrame
             if not c.empty:
                 ax.plot(c[x], c["log_count"], lw=1.0, color=colors[layer], label=layer)
         ax.set_title(titles[cell], fontsize=8)
-    for ax in axes.flat[len(shown):]:
+    for ax in axes.flat[len(shown) :]:
         ax.set_axis_off()
     for ax in axes[-1]:
         ax.set_xlabel("training epoch" if x == "epoch" else "training step")
     for ax in axes[:, 0]:
         ax.set_ylabel(f"log$_{{10}}$ count of |∂L/∂w| < {num_text(SMALL_GRAD)}")
     # Lower rows' x labels sit under empty slots when the last row is short.
-    for ax in axes.flat[len(shown) - ncol:len(shown)] if len(shown) > ncol else []:
+    for ax in axes.flat[len(shown) - ncol : len(shown)] if len(shown) > ncol else []:
         ax.tick_params(labelbottom=True)
         ax.set_xlabel("training epoch" if x == "epoch" else "training step")
     title = f"Discriminator gradient entries with |∂L/∂w| < {num_text(SMALL_GRAD)} per layer"
     title += _datasets(train_runs)
     more = f"; first {len(shown)} of {len(cells)} cells" if len(cells) > len(shown) else ""
     fig.tight_layout()
-    set_title(fig, f"{title}\n(mean count over seeds, log$_{{10}}$; {seeds_text(_seed_counts(grads))}{more})")
+    set_title(
+        fig,
+        f"{title}\n(mean count over seeds, log$_{{10}}$; {seeds_text(_seed_counts(grads))}{more})",
+    )
     handles = [Line2D([], [], color=colors[layer], lw=1.5) for layer in layers]
     _legend_right(fig, handles, layers, title="D layer (input → output)")
     common.save_figure(fig, stem)

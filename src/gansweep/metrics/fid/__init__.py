@@ -28,7 +28,12 @@ reference statistics). Everything public is re-exported here.
 """
 
 from gansweep.metrics.fid.distance import frechet_distance
-from gansweep.metrics.fid.extractor import FeatureExtractor, hub_cache_holding, load_extractor, resolve_device
+from gansweep.metrics.fid.extractor import (
+    FeatureExtractor,
+    hub_cache_holding,
+    load_extractor,
+    resolve_device,
+)
 from gansweep.metrics.fid.protocols import FEATURE_EXTRACTORS, FID, FID_TV_LOGITS, FidProtocol
 from gansweep.metrics.fid.reference import (
     REFERENCE_RULE,
@@ -38,7 +43,11 @@ from gansweep.metrics.fid.reference import (
     reference_stats_name,
     save_stats,
 )
-from gansweep.metrics.fid.standin import fid_inception_architecture, standin_state_dict, write_standin_weights
+from gansweep.metrics.fid.standin import (
+    fid_inception_architecture,
+    standin_state_dict,
+    write_standin_weights,
+)
 from gansweep.metrics.fid.statistics import (
     REFERENCE_FEATURES,
     FeatureSample,
@@ -58,11 +67,35 @@ from gansweep.metrics.fid.weights import (
 )
 
 __all__ = [
-    "FEATURE_EXTRACTORS", "FETCH_RULE", "FID", "FID_TV_LOGITS", "REFERENCE_FEATURES", "REFERENCE_RULE",
-    "FeatureExtractor", "FeatureSample", "FeatureStats", "FidProtocol", "WeightsChecksumError",
-    "WeightsMissingError", "check_compatible", "compute_reference_stats", "fetch_weights",
-    "fid_inception_architecture", "frechet_distance", "generated_stats", "hub_cache_holding",
-    "load_extractor", "load_stats", "reference_stats", "reference_stats_name", "resolve_device",
-    "save_stats", "sha256_of", "standin_state_dict", "to_unit_range", "verify_weights", "weights_path",
+    "FEATURE_EXTRACTORS",
+    "FETCH_RULE",
+    "FID",
+    "FID_TV_LOGITS",
+    "REFERENCE_FEATURES",
+    "REFERENCE_RULE",
+    "FeatureExtractor",
+    "FeatureSample",
+    "FeatureStats",
+    "FidProtocol",
+    "WeightsChecksumError",
+    "WeightsMissingError",
+    "check_compatible",
+    "compute_reference_stats",
+    "fetch_weights",
+    "fid_inception_architecture",
+    "frechet_distance",
+    "generated_stats",
+    "hub_cache_holding",
+    "load_extractor",
+    "load_stats",
+    "reference_stats",
+    "reference_stats_name",
+    "resolve_device",
+    "save_stats",
+    "sha256_of",
+    "standin_state_dict",
+    "to_unit_range",
+    "verify_weights",
+    "weights_path",
     "write_standin_weights",
-]  # fmt: skip
+]

@@ -20,7 +20,11 @@ def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any) -> float:
     mu1, mu2 = (np.asarray(m, dtype=np.float64) for m in (mu1, mu2))
     sigma1, sigma2 = (np.asarray(s, dtype=np.float64) for s in (sigma1, sigma2))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != mu1.shape * 2:
-        raise ValueError(f"shapes differ: mu {mu1.shape} vs {mu2.shape}, sigma {sigma1.shape} vs {sigma2.shape}")
+        raise ValueError(
+            f"shapes differ: mu {mu1.shape} vs {mu2.shape}, sigma {sigma1.shape} vs {sigma2.shape}"
+        )
     with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
-        warnings.filterwarnings("ignore", message=".*`disp` argument is deprecated.*", category=DeprecationWarning)
+        warnings.filterwarnings(
+            "ignore", message=".*`disp` argument is deprecated.*", category=DeprecationWarning
+        )
         return float(calculate_frechet_distance(mu1, sigma1, mu2, sigma2))

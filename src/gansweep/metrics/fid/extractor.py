@@ -19,8 +19,9 @@ import pickle
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -56,7 +57,10 @@ def _build_fid(path: Path) -> nn.Module:
 
     with hub_cache_holding(path, spec("fid").file_name):
         return InceptionV3(
-            [InceptionV3.BLOCK_INDEX_BY_DIM[2048]], resize_input=True, normalize_input=True, use_fid_inception=True
+            [InceptionV3.BLOCK_INDEX_BY_DIM[2048]],
+            resize_input=True,
+            normalize_input=True,
+            use_fid_inception=True,
         )
 
 
@@ -64,7 +68,9 @@ def tv_inception() -> nn.Module:
     """torchvision's Inception3 as ``inception_v3(weights=IMAGENET1K_V1)`` builds it, unloaded."""
     from torchvision.models import inception_v3
 
-    return inception_v3(weights=None, aux_logits=True, transform_input=True, init_weights=False, num_classes=1000)
+    return inception_v3(
+        weights=None, aux_logits=True, transform_input=True, init_weights=False, num_classes=1000
+    )
 
 
 class _Pool3(nn.Module):
@@ -100,7 +106,14 @@ def resolve_device(name: str | torch.device) -> torch.device:
 class FeatureExtractor(nn.Module):
     """Images float NCHW in [0, 1], any resolution → features float64 [B, dims] (eval mode, no grad)."""
 
-    def __init__(self, metric: str, net: nn.Module, preprocess: nn.Module, weights_sha256: str, weights_file: Path):
+    def __init__(
+        self,
+        metric: str,
+        net: nn.Module,
+        preprocess: nn.Module,
+        weights_sha256: str,
+        weights_file: Path,
+    ):
         super().__init__()
         self.metric, self.dims = metric, spec(metric).dims
         self.net, self.preprocess = net, preprocess
@@ -111,7 +124,7 @@ class FeatureExtractor(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def train(self, mode: bool = True) -> "FeatureExtractor":
+    def train(self, mode: bool = True) -> FeatureExtractor:
         return super().train(False)  # always eval: BN running statistics, no dropout
 
     @torch.no_grad()
@@ -120,12 +133,16 @@ class FeatureExtractor(nn.Module):
             raise ValueError(f"expected images [B, 3, H, W], got {tuple(x.shape)}")
         x = x.to(self.device, torch.float32)
         if x.numel() and (x.min() < 0 or x.max() > 1):
-            raise ValueError(f"images must lie in [0, 1], got [{x.min().item():.3g}, {x.max().item():.3g}]")
+            raise ValueError(
+                f"images must lie in [0, 1], got [{x.min().item():.3g}, {x.max().item():.3g}]"
+            )
         with _full_fp32():
             out = self.net(self.preprocess(x.contiguous()))
         out = out.reshape(out.shape[0], -1).double()
         if out.shape[1] != self.dims:
-            raise RuntimeError(f"{self.metric} extractor gave {out.shape[1]} features, expected {self.dims}")
+            raise RuntimeError(
+                f"{self.metric} extractor gave {out.shape[1]} features, expected {self.dims}"
+            )
         return out
 
     def protocol(self) -> dict[str, Any]:
@@ -155,7 +172,10 @@ def _load_state_dict(metric: str, path: Path, digest: str) -> dict:
 
 
 def load_extractor(
-    metric: str, weights_path: str | os.PathLike, device: str | torch.device = "cpu", sha256_prefix: str | None = None
+    metric: str,
+    weights_path: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    sha256_prefix: str | None = None,
 ) -> FeatureExtractor:
     """The verified, offline-built feature extractor of ``metric`` on ``device``.
 

@@ -18,14 +18,24 @@ from gansweep.data import prepared_meta_path
 from gansweep.io import atomic_path
 from gansweep.metrics.fid.extractor import FeatureExtractor, load_extractor, resolve_device
 from gansweep.metrics.fid.protocols import spec
-from gansweep.metrics.fid.statistics import REFERENCE_FEATURES, REFERENCE_FEATURES_SEED, reference_stats
+from gansweep.metrics.fid.statistics import (
+    REFERENCE_FEATURES,
+    REFERENCE_FEATURES_SEED,
+    reference_stats,
+)
 from gansweep.metrics.fid.weights import log
 
 REFERENCE_RULE = "reference_stats"  # the Snakemake rule that writes reference statistics
 
 
-def save_stats(path: str | os.PathLike, mu: Any, sigma: Any, n: int, protocol: dict,
-               features: np.ndarray | None = None) -> Path:  # fmt: skip
+def save_stats(
+    path: str | os.PathLike,
+    mu: Any,
+    sigma: Any,
+    n: int,
+    protocol: dict,
+    features: np.ndarray | None = None,
+) -> Path:
     """npz (keys ``mu``, ``sigma`` as pytorch-fid reads them, plus ``n``, ``protocol`` as a JSON
     string and, if given, ``features`` float32 [k, dims]), written atomically."""
     mu, sigma = np.asarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64)
@@ -40,8 +50,14 @@ def save_stats(path: str | os.PathLike, mu: Any, sigma: Any, n: int, protocol: d
     record = {**protocol, "n": int(n), "dims": int(mu.shape[0])}
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, mu=mu, sigma=sigma, n=np.int64(n), protocol=np.array(json.dumps(record, sort_keys=True)),
-                 **extra)  # fmt: skip
+        np.savez(
+            f,
+            mu=mu,
+            sigma=sigma,
+            n=np.int64(n),
+            protocol=np.array(json.dumps(record, sort_keys=True)),
+            **extra,
+        )
     return path
 
 
@@ -62,16 +78,23 @@ def check_compatible(ref: dict[str, Any], extractor: FeatureExtractor) -> None:
     proto = ref.get("protocol", {})
     problems = [
         f"{key} {proto.get(key)!r} vs extractor {value!r}"
-        for key, value in (("metric", extractor.metric), ("weights_sha256", extractor.weights_sha256))
+        for key, value in (
+            ("metric", extractor.metric),
+            ("weights_sha256", extractor.weights_sha256),
+        )
         if proto.get(key) != value
     ]
     if ref["mu"].shape != (extractor.dims,):
         problems.append(f"dims {ref['mu'].shape} vs {extractor.dims}")
     if problems:
-        raise ValueError("reference statistics do not match the feature extractor: " + "; ".join(problems))
+        raise ValueError(
+            "reference statistics do not match the feature extractor: " + "; ".join(problems)
+        )
 
 
-def reference_stats_name(metric: str, dataset: str, split: str, resolution: int, weights_sha256: str) -> str:
+def reference_stats_name(
+    metric: str, dataset: str, split: str, resolution: int, weights_sha256: str
+) -> str:
     """File name encoding everything the statistics depend on, e.g. ``fid_cifar10_train_32px_6726825d.npz``."""
     return f"{metric}_{dataset}_{split}_{resolution}px_{weights_sha256[:8]}.npz"
 
@@ -115,8 +138,18 @@ def compute_reference_stats(
     device = resolve_device(device)
     started = time.monotonic()
     extractor = load_extractor(metric, weights_path, device, sha256_prefix)
-    mu, sigma, n, features = reference_stats(metric, dataset, data_root, split, None, device, batch_size,
-                                             max_images, extractor=extractor, keep_features=keep_features)  # fmt: skip
+    mu, sigma, n, features = reference_stats(
+        metric,
+        dataset,
+        data_root,
+        split,
+        None,
+        device,
+        batch_size,
+        max_images,
+        extractor=extractor,
+        keep_features=keep_features,
+    )
     meta = json.loads(prepared_meta_path(dataset, data_root).read_text())
     record = {
         **extractor.protocol(),
@@ -141,6 +174,8 @@ def compute_reference_stats(
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     save_stats(out_path, mu, sigma, n, record, features if len(features) else None)
-    log(f"{metric} reference statistics of {dataset} {split} ({n:,} images, {mu.shape[0]}-d, "
-        f"{len(features):,} features kept) -> {out_path}")  # fmt: skip
+    log(
+        f"{metric} reference statistics of {dataset} {split} ({n:,} images, {mu.shape[0]}-d, "
+        f"{len(features):,} features kept) -> {out_path}"
+    )
     return record

@@ -5,7 +5,7 @@ passes over real (prepared split) and generated images."""
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -15,7 +15,9 @@ from gansweep.data import load_split
 from gansweep.metrics.fid.extractor import FeatureExtractor, load_extractor, resolve_device
 from gansweep.metrics.progress import progress
 
-REFERENCE_FEATURES = 10_000  # real features kept with the reference statistics (Naeem et al. use 10k)
+REFERENCE_FEATURES = (
+    10_000  # real features kept with the reference statistics (Naeem et al. use 10k)
+)
 REFERENCE_FEATURES_SEED = 0  # which real images they come from: a fixed random subset of the split
 
 
@@ -91,7 +93,7 @@ class FeatureSample:
         self._seen, self._parts = 0, []
 
     @classmethod
-    def random(cls, total: int, keep: int, seed: int = REFERENCE_FEATURES_SEED) -> "FeatureSample":
+    def random(cls, total: int, keep: int, seed: int = REFERENCE_FEATURES_SEED) -> FeatureSample:
         """``min(keep, total)`` positions out of ``total``, drawn without replacement."""
         rng = np.random.default_rng(seed)
         return cls(rng.choice(total, size=min(keep, total), replace=False))
@@ -100,7 +102,9 @@ class FeatureSample:
         lo, hi = self._seen, self._seen + features.shape[0]
         wanted = self.positions[(self.positions >= lo) & (self.positions < hi)] - lo
         if len(wanted):
-            self._parts.append(features[torch.as_tensor(wanted, device=features.device)].float().cpu().numpy())
+            self._parts.append(
+                features[torch.as_tensor(wanted, device=features.device)].float().cpu().numpy()
+            )
         self._seen = hi
 
     def features(self) -> np.ndarray:
@@ -144,7 +148,9 @@ def reference_stats(
     stats, sample = FeatureStats(), FeatureSample.random(total, keep_features)
     with progress(total, f"{metric} reference {dataset} {split}") as bar:
         for lo in range(0, total, batch_size):
-            raw = torch.from_numpy(np.array(images[lo : min(lo + batch_size, total)]))  # a writable copy
+            raw = torch.from_numpy(
+                np.array(images[lo : min(lo + batch_size, total)])
+            )  # a writable copy
             feats = extractor(to_unit_range(raw.to(extractor.device).permute(0, 3, 1, 2)))
             stats.update(feats)
             sample.update(feats)

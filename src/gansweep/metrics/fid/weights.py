@@ -72,7 +72,9 @@ def verify_weights(metric: str, path: str | os.PathLike, sha256_prefix: str | No
     path = Path(path)
     prefix = _prefix(metric, sha256_prefix)
     if not path.is_file():
-        raise WeightsMissingError(f"{metric} Inception weights not found at {path}. {_where_to_put(metric, path)}.")
+        raise WeightsMissingError(
+            f"{metric} Inception weights not found at {path}. {_where_to_put(metric, path)}."
+        )
     digest = sha256_of(path)
     if not digest.startswith(prefix):
         raise WeightsChecksumError(
@@ -88,7 +90,10 @@ def _write_sidecar(path: Path, digest: str) -> None:
 
 
 def fetch_weights(
-    metric: str, weights_dir: str | os.PathLike, url: str | None = None, sha256_prefix: str | None = None
+    metric: str,
+    weights_dir: str | os.PathLike,
+    url: str | None = None,
+    sha256_prefix: str | None = None,
 ) -> Path:
     """Put the verified weights of ``metric`` at ``<weights_dir>/<file name>``; returns that path.
 
