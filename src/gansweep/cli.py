@@ -230,16 +230,29 @@ def _compare(args: argparse.Namespace) -> None:
 
 def _seeds_needed(args: argparse.Namespace) -> None:
     from gansweep.io import write_text
-    from gansweep.stats import image_power_table, power_at, ring_power_table, seeds_needed
+    from gansweep.power import detectable_rates, power_at, seeds_needed
+    from gansweep.stats import image_power_table, ring_power_table
 
     p0, p1 = args.rates
-    n = seeds_needed(p0, p1, args.power, args.alpha)
+    n, test = seeds_needed(p0, p1, args.power, args.alpha)
     print(
         f"{n} seeds per cell detect a success rate of {p0:g} vs {p1:g} with power {args.power:g} "
-        f"(two-sided alpha {args.alpha:g}; two-proportion z test on Cohen's h, statsmodels NormalIndPower)"
+        f"({_planned_test(test, args.alpha)})"
     )
     for seeds in args.seeds or []:
-        print(f"{seeds} seeds per cell give power {power_at(seeds, p0, p1, args.alpha):.3f}")
+        power, test = power_at(seeds, p0, p1, args.alpha)
+        lo, hi, _ = detectable_rates(seeds, p0, args.power, args.alpha)
+        sides = [f"≤ {lo:.3f}" if lo is not None else "", f"≥ {hi:.3f}" if hi is not None else ""]
+        detectable = (
+            f"rates {' or '.join(s for s in sides if s)} are told from {p0:g} "
+            f"with power {args.power:g}"
+            if lo is not None or hi is not None
+            else f"no rate is told from {p0:g} with power {args.power:g}"
+        )
+        print(
+            f"{seeds} seeds per cell give power {power:.3f}; {detectable} "
+            f"({_planned_test(test, args.alpha)})"
+        )
     if args.comparisons:
         if not args.out:
             raise SystemExit(
@@ -252,6 +265,56 @@ def _seeds_needed(args: argparse.Namespace) -> None:
             table = image_power_table(comparisons, args.effect_size, args.power, args.alpha)
         write_text(table.to_csv(index=False, float_format="%.4g"), args.out)
         print(table.to_string(index=False), file=sys.stderr)
+
+
+def _planned_test(test: str, alpha: float) -> str:
+    """Which test and α a seed-planning number is for."""
+    from gansweep.power import EXACT_MAX_N, NORMAL
+
+    how = f" (Cohen's h, used above {EXACT_MAX_N:,} seeds per cell)" if test == NORMAL else ""
+    return f"test: {test}{how}, two-sided alpha {alpha:g} per comparison, before Holm"
+
+
+def _unit_interval(closed: bool):
+    """argparse type: a float in [0, 1] (closed) or (0, 1)."""
+
+    def parse(text: str) -> float:
+        try:
+            x = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (0 <= x <= 1 if closed else 0 < x < 1):
+            raise argparse.ArgumentTypeError(f"{text} is not in {'[0, 1]' if closed else '(0, 1)'}")
+        return x
+
+    return parse
+
+
+def _positive(kind):
+    """argparse type: a number of this kind greater than zero."""
+
+    def parse(text: str):
+        try:
+            x = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not x > 0:
+            raise argparse.ArgumentTypeError(f"{text} is not greater than 0")
+        return x
+
+    return parse
+
+
+class _DistinctRates(argparse.Action):
+    """--rates P0 P1: equal rates have no sample size that tells them apart."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if values[0] == values[1]:
+            parser.error(
+                f"argument {option_string}: the two rates are equal ({values[0]:g}); "
+                "no number of seeds detects a zero difference"
+            )
+        setattr(namespace, self.dest, values)
 
 
 def _known(name: str, known, what: str) -> None:
@@ -484,20 +547,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rates",
         nargs=2,
-        type=float,
+        type=_unit_interval(closed=True),
+        action=_DistinctRates,
         default=[0.465, 0.87],
         metavar=("P_BASELINE", "P_OTHER"),
         help="success rates to tell apart (default: the paper's vanilla 46.5 %% vs 87 %%)",
     )
-    p.add_argument("--power", type=float, default=0.8)
-    p.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level")
+    p.add_argument("--power", type=_unit_interval(closed=False), default=0.8)
     p.add_argument(
-        "--seeds", type=int, nargs="*", help="also print the power these seed counts give"
+        "--alpha",
+        type=_unit_interval(closed=False),
+        default=0.05,
+        help="two-sided significance level of each comparison, before Holm",
+    )
+    p.add_argument(
+        "--seeds",
+        type=_positive(int),
+        nargs="*",
+        help="also print the power these seed counts give, and the rates they detect",
     )
     p.add_argument(
         "--comparisons", help="a study's comparisons.parquet: write its power table to --out"
     )
-    p.add_argument("--effect-size", type=float, default=0.8, help="image studies: Cohen's d of FID")
+    p.add_argument(
+        "--effect-size",
+        type=_positive(float),
+        default=0.8,
+        help="image studies: Cohen's d of FID",
+    )
     p.add_argument("--out", help="power table (CSV)")
     p.set_defaults(func=_seeds_needed)
 

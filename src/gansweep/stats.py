@@ -11,10 +11,8 @@ Image studies (FID over seeds at each cell's last checkpoint, from runs.parquet)
   * Mann–Whitney U two-sided p (scipy), with diverged runs (NaN FID) ranked worst (+∞),
     so a cell does not look better by losing its failed seeds;
   * Holm per test across the study.
-Seed planning: two-sided test of two proportions by the normal approximation on Cohen's
-arcsine effect size h = 2 asin √p1 − 2 asin √p2 (statsmodels ``NormalIndPower`` with
-``proportion_effectsize``); FID: Welch/Student t power for a standardised difference d
-(statsmodels ``TTestIndPower``).
+Seed planning: success rates, exact power of the Fisher test above (``gansweep.power``);
+FID: Welch/Student t power for a standardised difference d (statsmodels ``TTestIndPower``).
 """
 
 from __future__ import annotations
@@ -26,8 +24,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import NormalIndPower, TTestIndPower
-from statsmodels.stats.proportion import confint_proportions_2indep, proportion_effectsize
+from statsmodels.stats.power import TTestIndPower
+from statsmodels.stats.proportion import confint_proportions_2indep
+
+from gansweep.power import detectable_rates, power_at, seeds_needed
 
 LEVEL = 0.95
 ALPHA = 1 - LEVEL
@@ -269,66 +269,39 @@ def compare_fid(
 
 
 # --------------------------------------------------------------------------- seed planning
-def seeds_needed(
-    p_baseline: float, p_other: float, power: float = 0.8, alpha: float = ALPHA
-) -> int:
-    """Seeds per cell (equal sizes) for a two-sided two-proportion test to detect
-    p_baseline vs p_other with this power (normal approximation on Cohen's h)."""
-    h = abs(proportion_effectsize(p_other, p_baseline))
-    if h == 0:
-        raise ValueError("the two success rates are equal: no seed count detects a zero difference")
-    return math.ceil(NormalIndPower().solve_power(h, alpha=alpha, power=power, ratio=1.0))
-
-
-def power_at(n: int, p_baseline: float, p_other: float, alpha: float = ALPHA) -> float:
-    """Power of that test with n seeds per cell."""
-    h = abs(proportion_effectsize(p_other, p_baseline))
-    return float(NormalIndPower().power(h, nobs1=n, alpha=alpha, ratio=1.0))
-
-
-def detectable_rates(
-    n: int, p_baseline: float, power: float = 0.8, alpha: float = ALPHA
-) -> tuple[float, float]:
-    """The success rates below and above p_baseline that n seeds per cell detect with this
-    power (NaN where no rate in [0, 1] is far enough)."""
-    h = NormalIndPower().solve_power(None, nobs1=n, alpha=alpha, power=power, ratio=1.0)
-    phi = math.asin(math.sqrt(p_baseline))
-    lo, hi = phi - h / 2, phi + h / 2  # h = 2 asin √p1 − 2 asin √p0
-    return (
-        math.sin(lo) ** 2 if lo >= 0 else np.nan,
-        math.sin(hi) ** 2 if hi <= math.pi / 2 else np.nan,
-    )
-
-
 def ring_power_table(
     comparisons: pd.DataFrame, contrast=PAPER_CONTRAST, power: float = 0.8, alpha: float = ALPHA
 ) -> pd.DataFrame:
     """Per study and baseline cell: the seeds per cell needed for ``contrast`` (success rates),
     the power the study's seed count gave for it, and the success rates it can tell from the
-    baseline's observed rate with this power."""
+    baseline's observed rate with this power; all for Fisher's exact test at ``alpha`` per
+    comparison, before Holm (``gansweep.power``). A detectable rate is NaN (blank in the CSV)
+    where no rate on that side reaches the power."""
     success = comparisons[comparisons["metric"] == "success_rate"]
+    needed, needed_test = seeds_needed(*contrast, power, alpha)
     rows = []
     for (study, *_), g in success.groupby(
         ["study"] + [f"baseline_{k}" for k in RING_KEYS.cell], dropna=False, sort=False
     ):
         n = int(g["n"].min())
         base = g.iloc[0]
-        lo, hi = detectable_rates(n, float(base["baseline_value"]), power, alpha)
+        lo, hi, test = detectable_rates(n, float(base["baseline_value"]), power, alpha)
         rows.append(
             {
                 "study": study,
                 **{f"baseline_{k}": base[f"baseline_{k}"] for k in RING_KEYS.cell},
                 "seeds_per_cell": n,
-                "alpha": alpha,
+                "alpha_per_comparison_before_holm": alpha,
                 "target_power": power,
                 "contrast_baseline": contrast[0],
                 "contrast_other": contrast[1],
-                "seeds_needed": seeds_needed(*contrast, power, alpha),
-                "power": power_at(n, *contrast, alpha),
+                "seeds_needed": needed,
+                "seeds_needed_test": needed_test,
+                "power": power_at(n, *contrast, alpha)[0],
                 "baseline_success_rate": float(base["baseline_value"]),
-                "detectable_rate_below": lo,
-                "detectable_rate_above": hi,
-                "method": "two-sided two-proportion z test on Cohen's h (statsmodels NormalIndPower)",
+                "detectable_rate_below": np.nan if lo is None else lo,
+                "detectable_rate_above": np.nan if hi is None else hi,
+                "test": test,
             }
         )
     return pd.DataFrame(rows)
