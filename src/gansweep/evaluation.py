@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gansweep.io import atomic_path, write_parquet
+from gansweep.io import write_bytes, write_parquet
 from gansweep.metrics import diversity
 from gansweep.metrics import fid as fid_metric
 from gansweep.models import MODELS
@@ -231,10 +231,9 @@ def evaluate_image_job(
                 images[f"seed{seed}/{name}"] = array
     table = pd.DataFrame(rows)
     write_parquet(table, out_table)
-    with atomic_path(out_images) as tmp:
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, **images)
-        tmp.write_bytes(buffer.getvalue())
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **images)
+    write_bytes(buffer.getvalue(), out_images)
     return table
 
 

@@ -4,6 +4,7 @@ protocol that made them."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -15,7 +16,7 @@ import torch
 
 import gansweep
 from gansweep.data import prepared_meta_path
-from gansweep.io import atomic_path
+from gansweep.io import write_bytes
 from gansweep.metrics.fid.extractor import FeatureExtractor, load_extractor, resolve_device
 from gansweep.metrics.fid.protocols import spec
 from gansweep.metrics.fid.statistics import (
@@ -49,15 +50,16 @@ def save_stats(
         extra["features"] = features
     record = {**protocol, "n": int(n), "dims": int(mu.shape[0])}
     path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(
-            f,
-            mu=mu,
-            sigma=sigma,
-            n=np.int64(n),
-            protocol=np.array(json.dumps(record, sort_keys=True)),
-            **extra,
-        )
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        mu=mu,
+        sigma=sigma,
+        n=np.int64(n),
+        protocol=np.array(json.dumps(record, sort_keys=True)),
+        **extra,
+    )
+    write_bytes(buffer.getvalue(), path)
     return path
 
 
