@@ -45,20 +45,77 @@ def write(kind: str, path):
 # (command line, where the bad file goes, the table kind it should have been); {bad} is the
 # bad file, {ok:<kind>} a valid table of that kind, {out} an output folder.
 TABLE_CASES = {
-    "aggregate": (["aggregate", "--runs", "{out}/r.parquet", "--summary", "{out}/s.parquet", "{bad}"], "job"),
-    "figure-summary": (["figure", "heat_tables", "--out", "{out}/f.png", "{bad}", "{ok:comparisons}"], "summary"),
-    "figure-comparisons": (["figure", "rates_vs_alpha_d", "--out", "{out}/f.png", "{ok:summary}", "{bad}"], "comparisons"),
+    "aggregate": (
+        ["aggregate", "--runs", "{out}/r.parquet", "--summary", "{out}/s.parquet", "{bad}"],
+        "job",
+    ),
+    "figure-summary": (
+        ["figure", "heat_tables", "--out", "{out}/f.png", "{bad}", "{ok:comparisons}"],
+        "summary",
+    ),
+    "figure-comparisons": (
+        ["figure", "rates_vs_alpha_d", "--out", "{out}/f.png", "{ok:summary}", "{bad}"],
+        "comparisons",
+    ),
     "figure-samples": (["figure", "sample_scatter", "--out", "{out}/f.png", "{bad}"], "samples"),
     "figure-runs": (["figure", "coverage_over_training", "--out", "{out}/f.png", "{bad}"], "runs"),
-    "compare-summary": (["compare", "--study", "s", "--summary", "{bad}", "--out", "{out}/c.parquet"], "summary"),
-    "compare-runs": (["compare", "--study", "s", "--runs", "{bad}", "--out", "{out}/c.parquet"], "image_runs"),
+    "compare-summary": (
+        ["compare", "--study", "s", "--summary", "{bad}", "--out", "{out}/c.parquet"],
+        "summary",
+    ),
+    "compare-runs": (
+        ["compare", "--study", "s", "--runs", "{bad}", "--out", "{out}/c.parquet"],
+        "image_runs",
+    ),
     "compare-paper": (["compare-paper", "--summary", "{bad}", "--out", "{out}/p.csv"], "summary"),
-    "seeds-needed": (["seeds-needed", "--comparisons", "{bad}", "--out", "{out}/power.csv"], "comparisons"),
-    "aggregate-image-evals": (["aggregate-image", "--train-runs", "{ok:image_train_runs}", "--runs", "{out}/r.parquet", "--summary", "{out}/s.parquet", "{bad}"], "image_evals"),
-    "aggregate-image-train-runs": (["aggregate-image", "--train-runs", "{bad}", "--runs", "{out}/r.parquet", "--summary", "{out}/s.parquet", "{ok:image_evals}"], "image_train_runs"),
-    "image-figure": (["image-figure", "fid_vs_lr", "--out", "{out}/f.png", "{bad}"], "image_summary"),
-    "aggregate-training": (["aggregate-training", "--runs", "{out}/r.parquet", "--log", "{out}/l.parquet", "--grads", "{out}/g.parquet", "{bad}"], "image_train_runs"),
-}  # fmt: skip
+    "seeds-needed": (
+        ["seeds-needed", "--comparisons", "{bad}", "--out", "{out}/power.csv"],
+        "comparisons",
+    ),
+    "aggregate-image-evals": (
+        [
+            "aggregate-image",
+            "--train-runs",
+            "{ok:image_train_runs}",
+            "--runs",
+            "{out}/r.parquet",
+            "--summary",
+            "{out}/s.parquet",
+            "{bad}",
+        ],
+        "image_evals",
+    ),
+    "aggregate-image-train-runs": (
+        [
+            "aggregate-image",
+            "--train-runs",
+            "{bad}",
+            "--runs",
+            "{out}/r.parquet",
+            "--summary",
+            "{out}/s.parquet",
+            "{ok:image_evals}",
+        ],
+        "image_train_runs",
+    ),
+    "image-figure": (
+        ["image-figure", "fid_vs_lr", "--out", "{out}/f.png", "{bad}"],
+        "image_summary",
+    ),
+    "aggregate-training": (
+        [
+            "aggregate-training",
+            "--runs",
+            "{out}/r.parquet",
+            "--log",
+            "{out}/l.parquet",
+            "--grads",
+            "{out}/g.parquet",
+            "{bad}",
+        ],
+        "image_train_runs",
+    ),
+}
 FILE_NAME = {"image_summary": "summary.parquet", "image_train_runs": "runs.parquet"}
 
 

@@ -272,7 +272,7 @@ def _compare(args: argparse.Namespace) -> None:
     if args.baseline:
         example = 'a JSON object naming a cell, e.g. {"objective": "saturating", "alpha_d": 1}'
         baseline = parse_json_argument("--baseline", args.baseline, example)
-        if not isinstance(baseline, dict) or "objective" not in baseline:
+        if not isinstance(baseline, dict) or (baseline and "objective" not in baseline):
             raise InputError("--baseline", f"{args.baseline!r} is not {example}", USAGE)
     if args.summary:
         table = compare_rates(TABLES["summary"].read(args.summary), {args.study: baseline})
