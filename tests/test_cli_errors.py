@@ -342,3 +342,31 @@ def test_the_process_prints_one_line_and_a_traceback_only_when_asked(tmp_path):
     )
     assert usage.returncode == USAGE
     assert_one_line(usage.stderr, "train-ring", str(spec), "incomplete job spec: lacks study")
+
+
+def test_evaluate_image_names_a_missing_job_table(tmp_path, capsys):
+    from test_image_training import ARCH_DATA, LOSSES, job_spec
+
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(job_spec(tmp_path, next(iter(ARCH_DATA)), LOSSES["hinge"])))
+    rest = [a.format(out=tmp_path / "job") for a in SPEC_COMMANDS["evaluate-image"][0]]
+    code, err = run(capsys, ["evaluate-image", "--spec", spec, *rest])
+    assert code == BAD_DATA
+    assert_one_line(err, "evaluate-image", str(tmp_path / "job/runs.parquet"), "no such file")
+
+
+@pytest.mark.parametrize("content", [None, b"junk", "npz"])
+def test_bad_reference_statistics_are_named(content, tmp_path):
+    from gansweep.errors import InputError
+    from gansweep.metrics.fid import load_stats
+
+    path = tmp_path / "fid_train.npz"
+    if content == "npz":
+        np.savez(path, other=np.zeros(2))
+    elif content is not None:
+        path.write_bytes(content)
+    with pytest.raises(InputError) as err:
+        load_stats(path)
+    needle = {None: "no such file", b"junk": "not a readable npz", "npz": "lacks arrays mu, sigma"}
+    assert str(path) in str(err.value) and needle[content] in str(err.value)
+    assert "reference-stats" in str(err.value)

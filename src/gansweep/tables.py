@@ -245,7 +245,7 @@ TABLES.update(
             IMAGE_CELL + ["seed", "step", "epoch"],
         ),
         "image_train_runs": TableKind(
-            "image training runs table (train_runs.parquet)",
+            "image training runs table (train_runs.parquet, a job's runs.parquet)",
             IMAGE_CELL + ["seed", "step", "epoch", "status", "diverged_step"],
         ),
         "image_runs": TableKind(
