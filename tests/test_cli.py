@@ -23,41 +23,31 @@ def test_version(capsys):
     assert code == 0 and text.strip() == f"gansweep {version('gansweep')}"
 
 
-def test_unknown_ring_figure_lists_the_known_names(tmp_path):
+def test_unknown_ring_figure_lists_the_known_names(tmp_path, capsys):
     from gansweep.figures.ring import FIGURES
 
-    with pytest.raises(SystemExit) as err:
-        main(
-            [
-                "figure",
-                "rates_vs_alpha",
-                "--out",
-                str(tmp_path / "x.png"),
-                str(tmp_path / "summary.parquet"),
-            ]
-        )
-    assert (
-        str(err.value)
-        == f"gansweep: unknown figure 'rates_vs_alpha'; known: {', '.join(sorted(FIGURES))}"
+    code, text = run(
+        capsys,
+        "figure",
+        "rates_vs_alpha",
+        "--out",
+        str(tmp_path / "x.png"),
+        str(tmp_path / "summary.parquet"),
+    )
+    assert code == 2 and text == (
+        "gansweep figure: error: unknown figure 'rates_vs_alpha'; "
+        f"known: {', '.join(sorted(FIGURES))}\n"
     )
 
 
-def test_unknown_image_figure_lists_the_known_names(tmp_path):
+def test_unknown_image_figure_lists_the_known_names(tmp_path, capsys):
     from gansweep.figures.images import FIGURES
 
-    with pytest.raises(SystemExit) as err:
-        main(
-            [
-                "image-figure",
-                "fid",
-                "--out",
-                str(tmp_path / "x.png"),
-                str(tmp_path / "summary.parquet"),
-            ]
-        )
-    assert (
-        str(err.value)
-        == f"gansweep: unknown image figure 'fid'; known: {', '.join(sorted(FIGURES))}"
+    code, text = run(
+        capsys, "image-figure", "fid", "--out", str(tmp_path / "x.png"), str(tmp_path / "s.parquet")
+    )
+    assert code == 2 and text == (
+        f"gansweep image-figure: error: unknown image figure 'fid'; known: {', '.join(sorted(FIGURES))}\n"
     )
 
 

@@ -4,42 +4,59 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 
-def _read_spec(path: str) -> dict:
+def _read_spec(path: str, required: tuple[str, ...]) -> dict:
     """A job spec; the plugin files it names are imported first, so that their losses and
-    architectures are registered before the job looks them up (also on a cluster node)."""
+    architectures are registered before the job looks them up (also on a cluster node).
+    A spec that is not a JSON object with the ``required`` keys is a usage error."""
+    from gansweep.errors import USAGE, InputError
+    from gansweep.io import read_json
     from gansweep.plugins import load_plugins
 
-    spec = json.loads(Path(path).read_text())
+    spec = read_json(path, "job spec (JSON object)")
+    if not isinstance(spec, dict):
+        raise InputError(path, f"a job spec is a JSON object, not {type(spec).__name__}", USAGE)
+    missing = [k for k in required if k not in spec]
+    if missing:
+        raise InputError(
+            path,
+            f"incomplete job spec: lacks {', '.join(missing)} (a job spec has "
+            f"{', '.join(required)}; the workflow's job_spec rule writes them)",
+            USAGE,
+        )
     load_plugins(spec.get("plugins", []))
     return spec
 
 
 def _train_ring(args: argparse.Namespace) -> None:
+    from gansweep.plan import RING_SPEC_KEYS
     from gansweep.training.ring import run_job
 
-    spec = _read_spec(args.spec)
+    spec = _read_spec(args.spec, RING_SPEC_KEYS)
     run_job(spec, Path(args.runs), Path(args.samples), Path(args.checkpoint))
 
 
 def _train_image(args: argparse.Namespace) -> None:
+    from gansweep.plan import IMAGE_SPEC_KEYS
     from gansweep.training.image import run_image_job
 
-    run_image_job(_read_spec(args.spec), Path(args.out_dir))
+    run_image_job(_read_spec(args.spec, IMAGE_SPEC_KEYS), Path(args.out_dir))
 
 
 def _aggregate_training(args: argparse.Namespace) -> None:
     from gansweep.io import write_parquet
+    from gansweep.tables import TABLES
 
     out = {"runs": [], "log": [], "grads": []}
     for runs_path in map(Path, args.jobs):
         for kind in out:
-            table = pd.read_parquet(runs_path.with_name(f"{kind}.parquet"))
+            table = TABLES[f"image_train_{kind}"].read(runs_path.with_name(f"{kind}.parquet"))
             out[kind].append(table.assign(job=runs_path.parent.name))
     for kind, frames in out.items():
         write_parquet(pd.concat(frames, ignore_index=True), getattr(args, kind))
@@ -111,9 +128,10 @@ def _evaluate_image(args: argparse.Namespace) -> None:
     import torch
 
     from gansweep.evaluation import evaluate_image_job
+    from gansweep.plan import IMAGE_SPEC_KEYS
 
     torch.set_num_threads(args.threads)
-    spec = _read_spec(args.spec)
+    spec = _read_spec(args.spec, IMAGE_SPEC_KEYS)
     spec["eval"] = {
         "seed": args.eval_seed,
         "n_samples": args.n_samples,
@@ -137,34 +155,62 @@ def _evaluate_image(args: argparse.Namespace) -> None:
 def _aggregate_image(args: argparse.Namespace) -> None:
     from gansweep.evaluation import aggregate_image
     from gansweep.io import write_parquet
+    from gansweep.tables import TABLES
 
-    evals = pd.concat([pd.read_parquet(p) for p in args.evals], ignore_index=True)
-    runs, summary = aggregate_image(evals, pd.read_parquet(args.train_runs))
+    evals = pd.concat([TABLES["image_evals"].read(p) for p in args.evals], ignore_index=True)
+    runs, summary = aggregate_image(evals, TABLES["image_train_runs"].read(args.train_runs))
     write_parquet(runs, args.runs)
     write_parquet(summary, args.summary)
 
 
 def _image_figure(args: argparse.Namespace) -> None:
-    import numpy as np
-
+    from gansweep.errors import USAGE, InputError
     from gansweep.figures.images import FIGURES
     from gansweep.figures.registry import IMAGE_FIGURE_INPUTS
+    from gansweep.tables import TABLES
 
     _known(args.name, FIGURES, "image figure")
     tables, images = {}, {}
     for path in map(Path, args.inputs):
         if path.suffix == ".npz":  # results/<study>/runs/<cell>/<job>/images.npz
-            with np.load(path) as arrays:
-                for key in arrays.files:
-                    seed, name = key.split("/")
-                    images.setdefault(path.parent.parent.name, {}).setdefault(int(seed[4:]), {})[
-                        name
-                    ] = arrays[key]
+            _read_images(path, images.setdefault(path.parent.parent.name, {}))
+        elif f"image_{path.stem}" in TABLES:  # summary, train_log, train_runs, train_grads
+            tables[path.stem] = TABLES[f"image_{path.stem}"].read(path)
         else:
-            tables[path.stem] = pd.read_parquet(path)
+            stems = {n for needs in IMAGE_FIGURE_INPUTS.values() for n in needs} - {"images"}
+            known = ", ".join(f"{n}.parquet" for n in sorted(stems))
+            raise InputError(path, f"not an image-study input; known: {known}, images.npz", USAGE)
     needs = IMAGE_FIGURE_INPUTS[args.name]
+    lacking = [n for n in needs if n != "images" and n not in tables]
+    if lacking:
+        given = ", ".join(args.inputs)
+        raise InputError(
+            "inputs", f"{args.name} needs {', '.join(lacking)}.parquet; given: {given}", USAGE
+        )
     data = [images if n == "images" else tables[n] for n in needs]
     FIGURES[args.name](*data, Path(args.out).with_suffix(""))
+
+
+def _read_images(path: Path, into: dict) -> None:
+    """A job's images.npz (arrays ``seed<k>/<name>``) into ``into[k][name]``."""
+    import zipfile
+
+    import numpy as np
+
+    from gansweep.errors import InputError
+
+    if not path.is_file():
+        raise InputError(path, "no such file (expected a job's images.npz)")
+    try:
+        with np.load(path) as arrays:
+            for key in arrays.files:
+                seed, name = key.split("/")
+                into.setdefault(int(seed.removeprefix("seed")), {})[name] = arrays[key]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        # np.load of a non-npz: OSError / pickle ValueError; a foreign npz: bad key names
+        raise InputError(
+            path, f"not a job's images.npz (arrays seed<k>/<name>): {type(err).__name__}: {err}"
+        ) from err
 
 
 def _smoke_sources(args: argparse.Namespace) -> None:
@@ -186,38 +232,54 @@ def _aggregate(args: argparse.Namespace) -> None:
 def _compare_paper(args: argparse.Namespace) -> None:
     from gansweep.io import write_text
     from gansweep.paper import compare_with_paper
+    from gansweep.tables import TABLES
 
-    table = compare_with_paper(pd.read_parquet(args.summary))
+    table = compare_with_paper(TABLES["summary"].read(args.summary))
     write_text(table.to_csv(index=False, float_format="%.4g"), args.out)
     inside = int(table["paper_inside_ci"].sum()) if len(table) else 0
     print(f"{len(table)} paper numbers matched; {inside} inside our 95 % CI", file=sys.stderr)
 
 
 def _figure(args: argparse.Namespace) -> None:
+    from gansweep.config import TOY2D_DATASETS
     from gansweep.data import DATASETS
     from gansweep.figures.ring import FIGURES
+    from gansweep.tables import TABLES
 
     _known(args.name, FIGURES, "figure")
     stem = Path(args.out).with_suffix("")
     if args.name == "sample_scatter":
+        _known(args.dataset, TOY2D_DATASETS, "2D dataset")
         mixture = DATASETS[args.dataset]()
         modes = pd.DataFrame(mixture.means.numpy(), columns=["x", "y"])
-        samples = pd.concat([pd.read_parquet(p) for p in args.tables], ignore_index=True)
+        samples = pd.concat([TABLES["samples"].read(p) for p in args.tables], ignore_index=True)
         FIGURES[args.name](samples, modes, mixture.std, stem)
+    elif args.name == "coverage_over_training":
+        FIGURES[args.name](*[TABLES["runs"].read(p) for p in args.tables], stem)
     else:  # extra tables (comparisons.parquet for the success-rate figures) follow the stem
-        first, *extra = [pd.read_parquet(p) for p in args.tables]
-        FIGURES[args.name](first, stem, *extra)
+        first, *extra = args.tables
+        extra = [TABLES["comparisons"].read(p) for p in extra]
+        FIGURES[args.name](TABLES["summary"].read(first), stem, *extra)
 
 
 def _compare(args: argparse.Namespace) -> None:
-    from gansweep.io import write_parquet, write_text
+    from gansweep.errors import USAGE, InputError
+    from gansweep.io import check_columns, parse_json_argument, write_parquet, write_text
     from gansweep.stats import compare_fid, compare_rates
+    from gansweep.tables import TABLES
 
-    baseline = json.loads(args.baseline) if args.baseline else None
+    baseline = None
+    if args.baseline:
+        example = 'a JSON object naming a cell, e.g. {"objective": "saturating", "alpha_d": 1}'
+        baseline = parse_json_argument("--baseline", args.baseline, example)
+        if not isinstance(baseline, dict) or (baseline and "objective" not in baseline):
+            raise InputError("--baseline", f"{args.baseline!r} is not {example}", USAGE)
     if args.summary:
-        table = compare_rates(pd.read_parquet(args.summary), {args.study: baseline})
+        table = compare_rates(TABLES["summary"].read(args.summary), {args.study: baseline})
     else:
-        table = compare_fid(pd.read_parquet(args.runs), {args.study: baseline}, metric=args.metric)
+        runs = TABLES["image_runs"].read(args.runs)
+        check_columns(runs, args.runs, [args.metric], f"runs table with --metric {args.metric}")
+        table = compare_fid(runs, {args.study: baseline}, metric=args.metric)
     write_parquet(table, args.out)
     if args.csv:
         write_text(table.to_csv(index=False, float_format="%.4g"), args.csv)
@@ -232,6 +294,7 @@ def _seeds_needed(args: argparse.Namespace) -> None:
     from gansweep.io import write_text
     from gansweep.power import detectable_rates, power_at, seeds_needed
     from gansweep.stats import image_power_table, ring_power_table
+    from gansweep.tables import TABLES
 
     p0, p1 = args.rates
     n, test = seeds_needed(p0, p1, args.power, args.alpha)
@@ -255,10 +318,10 @@ def _seeds_needed(args: argparse.Namespace) -> None:
         )
     if args.comparisons:
         if not args.out:
-            raise SystemExit(
-                "gansweep seeds-needed: --comparisons needs --out (the power table's CSV path)"
-            )
-        comparisons = pd.read_parquet(args.comparisons)
+            from gansweep.errors import USAGE, InputError
+
+            raise InputError("--comparisons", "needs --out (the power table's CSV path)", USAGE)
+        comparisons = TABLES["comparisons"].read(args.comparisons)
         if len(comparisons) and comparisons["metric"].iloc[0] in ("success_rate", "failure_rate"):
             table = ring_power_table(comparisons, (p0, p1), args.power, args.alpha)
         else:
@@ -318,8 +381,10 @@ class _DistinctRates(argparse.Action):
 
 
 def _known(name: str, known, what: str) -> None:
+    from gansweep.errors import USAGE, InputError
+
     if name not in known:
-        raise SystemExit(f"gansweep: unknown {what} {name!r}; known: {', '.join(sorted(known))}")
+        raise InputError(None, f"unknown {what} {name!r}; known: {', '.join(sorted(known))}", USAGE)
 
 
 def registered(kind: str) -> list[tuple[str, str]]:
@@ -399,9 +464,21 @@ def add_inception_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=2)
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line (the usage text is one ``--help`` away), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gansweep", description=__doc__)
+    parser = _Parser(prog="gansweep", description=__doc__)
     parser.add_argument("--version", action="version", version=f"gansweep {_version()}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help=f"show the traceback of an error (also: {DEBUG_ENV}=1)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="what is registered: " + " | ".join(LIST_KINDS))
@@ -587,7 +664,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEBUG_ENV = "GANSWEEP_DEBUG"
+
+
 def main(argv: list[str] | None = None) -> None:
+    from gansweep.errors import GansweepError
     from gansweep.joblock import JobLockedError
 
     args = build_parser().parse_args(argv)
@@ -595,6 +676,11 @@ def main(argv: list[str] | None = None) -> None:
         args.func(args)
     except JobLockedError as exc:  # an expected situation: the message says what to do
         sys.exit(f"gansweep {args.command}: {exc}")
+    except GansweepError as exc:  # bad input or a full disk: the message is the whole story
+        if args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            raise
+        print(f"gansweep {args.command}: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gansweep.io import atomic_path, write_parquet
+from gansweep.io import read_table, write_bytes, write_parquet
 from gansweep.metrics import diversity
 from gansweep.metrics import fid as fid_metric
 from gansweep.models import MODELS
@@ -148,7 +148,9 @@ def evaluate_image_job(
     (default ``["prdc"]``; computed on the standard FID's features, so only when ``fid`` is among
     the metrics) and ``feature_samples`` (default :data:`FEATURE_SAMPLES`)."""
     device = resolve_device(device)
-    runs = pd.read_parquet(job_dir / "runs.parquet").set_index("seed")
+    # what evaluation uses of the job's runs table (the trainer writes it last, when done)
+    runs = read_table(job_dir / "runs.parquet", ["seed", "diverged_step"], "job's runs table")
+    runs = runs.set_index("seed")
     eval_cfg = spec["eval"]
     extra = list(eval_cfg.get("feature_metrics", ["prdc"])) if "fid" in eval_cfg["metrics"] else []
     keep = int(eval_cfg.get("feature_samples", FEATURE_SAMPLES))
@@ -231,10 +233,9 @@ def evaluate_image_job(
                 images[f"seed{seed}/{name}"] = array
     table = pd.DataFrame(rows)
     write_parquet(table, out_table)
-    with atomic_path(out_images) as tmp:
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, **images)
-        tmp.write_bytes(buffer.getvalue())
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **images)
+    write_bytes(buffer.getvalue(), out_images)
     return table
 
 

@@ -102,6 +102,48 @@ def eval_steps(study: dict) -> list[int]:
     return sorted({k * every * unit for k in range(1, total // (every * unit) + 1)} | {total})
 
 
+# The keys of a job spec that its command requires (`gansweep train-ring --spec`, …): a spec
+# lacking one is refused by name before training starts. "plugins" is optional.
+RING_SPEC_KEYS = (
+    "study",
+    "job",
+    "dataset",
+    "data",
+    "model",
+    "train",
+    "steps",
+    "steps_per_epoch",
+    "eval_steps",
+    "execution",
+    "scatter_seeds",
+    "scatter_samples",
+    "objective",
+    "lr",
+    "runs",
+)
+IMAGE_SPEC_KEYS = (
+    "study",
+    "job",
+    "cell",
+    "architecture",
+    "objective",
+    "alpha_d",
+    "alpha_g",
+    "lr_d",
+    "lr_g",
+    "n_classes",
+    "train",
+    "seeds",
+    "dataset",
+    "data_dir",
+    "log_every",
+    "eval_seed",
+    "eval_every_epochs",
+    "checkpoint_every",
+    "execution",
+)
+
+
 def ring_jobs(study_name: str, study: dict) -> dict[str, dict]:
     """job id → job spec (a JSON-able dict holding everything the trainer needs)."""
     cells = study_cells(study)

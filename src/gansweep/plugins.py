@@ -15,10 +15,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 
+from gansweep.errors import GansweepError
 from gansweep.registry import Registry
 
 
-class PluginError(ValueError):
+class PluginError(GansweepError, ValueError):
     """A plugin file is missing, fails to import, or registers a name that is taken."""
 
 

@@ -29,6 +29,8 @@ from statsmodels.stats.proportion import confint_proportions_2indep
 
 from gansweep.power import detectable_rates, power_at, seeds_needed
 
+from gansweep.errors import GansweepError
+
 LEVEL = 0.95
 ALPHA = 1 - LEVEL
 # The paper's headline contrast (Welfert et al.): vanilla 46.5 % vs (0.3, 1)-GAN 87 % success.
@@ -36,7 +38,7 @@ PAPER_CONTRAST = (0.465, 0.87)
 VANILLA_ORDER = ("non_saturating", "saturating")  # α = 1 of these is the vanilla GAN
 
 
-class BaselineError(ValueError):
+class BaselineError(GansweepError, ValueError):
     """The configured baseline names no cell of the study."""
 
 

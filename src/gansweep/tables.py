@@ -11,6 +11,9 @@ import pandas as pd
 import pyarrow as pa
 from scipy import stats
 
+from gansweep.errors import InputError
+from gansweep.io import check_columns, read_table
+
 CELL = ["study", "dataset", "objective", "alpha_d", "alpha_g", "lr"]
 CHECKPOINT = CELL + ["step", "epoch"]
 RUN_COLUMNS = CHECKPOINT + [
@@ -48,8 +51,24 @@ PROTOCOL = [
 ]
 
 
-class CorruptJobTable(RuntimeError):
-    """A per-job table that cannot be read (truncated or corrupt)."""
+class TableKind:
+    """A kind of table the commands read: what to call it and the columns it must have."""
+
+    def __init__(self, what: str, columns: list[str], empty_ok: bool = False):
+        self.what, self.columns, self.empty_ok = what, columns, empty_ok
+
+    def read(self, path: str | Path) -> pd.DataFrame:
+        return read_table(path, self.columns, self.what, self.empty_ok)
+
+    def check(self, table: pd.DataFrame, path: str | Path) -> None:
+        check_columns(table, path, self.columns, self.what, self.empty_ok)
+
+
+class CorruptJobTable(InputError):
+    """A per-job table that cannot be read (truncated or corrupt); it has been moved aside."""
+
+    def __init__(self, message: str):
+        super().__init__(None, message)
 
 
 def read_job_table(path: str | Path) -> pd.DataFrame:
@@ -78,24 +97,64 @@ def collect_runs(paths: Iterable[str]) -> pd.DataFrame:
     table is moved aside and named before failing (see ``read_job_table``)."""
     frames, bad = [], []
     for p in paths:
+        if not Path(p).is_file() or Path(p).suffix != ".parquet":
+            # a wrong path or a file that is no job table: named, never moved aside
+            frames.append(TABLES["job"].read(p))
+            continue
         try:
             frames.append(read_job_table(p))
         except CorruptJobTable as err:
             bad.append(str(err))
+            continue
+        TABLES["job"].check(frames[-1], p)
     if bad:
         raise CorruptJobTable("\n".join(bad))
     runs = pd.concat(frames, ignore_index=True)
-    missing = [c for c in RUN_COLUMNS if c not in runs.columns]
-    if missing:
-        raise ValueError(f"job tables lack columns {missing}")
     for col in ("alpha_d", "alpha_g"):
         runs[col] = runs[col].astype(float)
     key = CHECKPOINT + ["seed"]
     dupes = runs.duplicated(key)
     if dupes.any():
-        raise ValueError(f"{int(dupes.sum())} duplicate (cell, seed, checkpoint) rows")
+        first = dict(zip(key, runs.loc[dupes.idxmax(), key]))
+        raise InputError(
+            "job tables",
+            f"{int(dupes.sum())} duplicate (cell, seed, checkpoint) rows, the first {first}: "
+            "is a table given twice?",
+        )
     ordered = RUN_COLUMNS + [c for c in runs.columns if c not in RUN_COLUMNS]
     return runs[ordered].sort_values(key, ignore_index=True)
+
+
+# The tables the commands read, by kind, with the columns their readers use: a file of the
+# wrong kind fails on reading with one line naming what it lacks (gansweep.io.read_table),
+# not with a KeyError deep in a figure. Image kinds are defined below IMAGE_CELL.
+TABLES: dict[str, TableKind] = {
+    "job": TableKind("per-job table (results/<study>/jobs/<job>.parquet)", RUN_COLUMNS),
+    "runs": TableKind("runs table (runs.parquet)", RUN_COLUMNS),
+    "summary": TableKind(
+        "summary table (summary.parquet)",
+        CHECKPOINT
+        + [
+            "n_seeds",
+            "n_success",
+            "n_failure",
+            "success_rate",
+            "failure_rate",
+        ],
+    ),
+    # A job without scatter seeds writes an empty samples table (no columns).
+    "samples": TableKind(
+        "samples table (samples/<job>.parquet)",
+        ["study", "objective", "lr", "alpha_d", "alpha_g", "seed", "step", "x", "y"],
+        empty_ok=True,
+    ),
+    # Comparisons of a study set without any cell are an empty table (no columns).
+    "comparisons": TableKind(
+        "comparisons table (comparisons.parquet)",
+        ["study", "metric", "is_baseline", "n", "value", "baseline_value", "p_holm", "significant"],
+        empty_ok=True,
+    ),
+}
 
 
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -177,6 +236,36 @@ IMAGE_CELL = [
     "lr_d",
     "lr_g",
 ]
+
+
+TABLES.update(
+    {
+        "image_evals": TableKind(
+            "image evaluation table (eval/<cell>/<job>.parquet)",
+            IMAGE_CELL + ["seed", "step", "epoch"],
+        ),
+        "image_train_runs": TableKind(
+            "image training runs table (train_runs.parquet, a job's runs.parquet)",
+            IMAGE_CELL + ["seed", "step", "epoch", "status", "diverged_step"],
+        ),
+        "image_runs": TableKind(
+            "image runs table (runs.parquet)", IMAGE_CELL + ["seed", "step", "epoch", "status"]
+        ),
+        "image_summary": TableKind(
+            "image summary table (summary.parquet)",
+            IMAGE_CELL + ["step", "epoch", "n_seeds", "n_ok"],
+        ),
+        # A job whose seeds never reach a logged step writes empty logs (no columns).
+        "image_train_log": TableKind(
+            "image training log (train_log.parquet)", ["cell", "seed", "step", "epoch"], True
+        ),
+        "image_train_grads": TableKind(
+            "image gradient table (train_grads.parquet)",
+            ["cell", "seed", "step", "epoch", "layer", "grad_norm"],
+            True,
+        ),
+    }
+)
 
 
 def with_diverged_runs(evals: pd.DataFrame, train_runs: pd.DataFrame) -> pd.DataFrame:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from gansweep.errors import GansweepError
 
-class ChecksumError(ValueError):
+
+class ChecksumError(GansweepError, ValueError):
     """A downloaded or existing file does not have the expected checksum."""
 
 
@@ -12,5 +14,5 @@ class ContentError(ChecksumError):
     wrong mirror: it was moved aside and no digest was recorded for it."""
 
 
-class DataMissingError(FileNotFoundError):
+class DataMissingError(GansweepError, FileNotFoundError):
     """Raw or prepared files are absent; the message names the paths and how to get them."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +12,8 @@ matplotlib.use("Agg")  # files only, never a display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+
+from gansweep.io import write_bytes  # noqa: E402
 
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
 
@@ -24,19 +26,13 @@ def apply_theme() -> None:
 
 
 def save_figure(fig: plt.Figure, stem: Path) -> None:
-    """Write stem.png and stem.pdf via temporary files, then close the figure."""
+    """Write stem.png and stem.pdf atomically (gansweep.io.write_bytes), then close the figure."""
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     try:
         for fmt in ("png", "pdf"):
-            # Temporary name unique per process; created by savefig, so it gets normal permissions.
-            tmp = stem.parent / f".{stem.name}.{os.getpid()}.tmp.{fmt}"
-            try:
-                fig.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight")
-                os.replace(tmp, stem.with_suffix(f".{fmt}"))
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format=fmt, dpi=DPI, bbox_inches="tight")
+            write_bytes(buffer.getvalue(), stem.with_suffix(f".{fmt}"))
     finally:
         plt.close(fig)
 

@@ -16,6 +16,7 @@ its step and the job goes on with the next seed.
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import os
 import platform
@@ -30,7 +31,7 @@ from torch import Tensor
 
 from gansweep.checkpoints import load_checkpoint
 from gansweep.data import load_split
-from gansweep.io import atomic_path, save_torch, write_parquet
+from gansweep.io import save_torch, write_bytes, write_parquet
 from gansweep.joblock import job_lock
 from gansweep.losses import LOSSES, gradient_penalty, zero_centred_penalties
 from gansweep.models import MODELS, layer_weight
@@ -261,8 +262,9 @@ class ImageTrainer:
         self.G.eval()
         images = self._generate(self.fixed_z, self.fixed_y if self.n_classes else None).float()
         self.G.train()
-        with atomic_path(path) as tmp:
-            save_image(images, tmp, format="png", nrow=8, normalize=True, value_range=(-1, 1))
+        buffer = io.BytesIO()
+        save_image(images, buffer, format="png", nrow=8, normalize=True, value_range=(-1, 1))
+        write_bytes(buffer.getvalue(), path)
 
     def state_dict(self) -> dict:
         return {

@@ -4,6 +4,7 @@ protocol that made them."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -15,7 +16,8 @@ import torch
 
 import gansweep
 from gansweep.data import prepared_meta_path
-from gansweep.io import atomic_path
+from gansweep.errors import InputError
+from gansweep.io import write_bytes
 from gansweep.metrics.fid.extractor import FeatureExtractor, load_extractor, resolve_device
 from gansweep.metrics.fid.protocols import spec
 from gansweep.metrics.fid.statistics import (
@@ -49,22 +51,36 @@ def save_stats(
         extra["features"] = features
     record = {**protocol, "n": int(n), "dims": int(mu.shape[0])}
     path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(
-            f,
-            mu=mu,
-            sigma=sigma,
-            n=np.int64(n),
-            protocol=np.array(json.dumps(record, sort_keys=True)),
-            **extra,
-        )
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        mu=mu,
+        sigma=sigma,
+        n=np.int64(n),
+        protocol=np.array(json.dumps(record, sort_keys=True)),
+        **extra,
+    )
+    write_bytes(buffer.getvalue(), path)
     return path
 
 
 def load_stats(path: str | os.PathLike, features: bool = False) -> dict[str, Any]:
     """``{"mu", "sigma", "n", "protocol"}`` from :func:`save_stats` (``protocol`` a dict); with
-    ``features=True`` also ``"features"`` (None when the file holds none)."""
-    with np.load(path, allow_pickle=False) as f:
+    ``features=True`` also ``"features"`` (None when the file holds none). A missing or
+    unreadable file is an InputError naming it."""
+    what = "reference statistics file (gansweep reference-stats writes it)"
+    if not Path(path).is_file():
+        raise InputError(path, f"no such file (expected a {what})")
+    try:
+        f = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise InputError(path, f"not a readable npz ({err}); expected a {what}") from err
+    if not {"mu", "sigma"} <= set(f.files):
+        f.close()
+        raise InputError(
+            path, f"lacks arrays mu, sigma (it has {', '.join(f.files)}); expected a {what}"
+        )
+    with f:
         out = {"mu": f["mu"].astype(np.float64), "sigma": f["sigma"].astype(np.float64)}
         out["n"] = int(f["n"]) if "n" in f else None
         out["protocol"] = json.loads(str(f["protocol"])) if "protocol" in f else {}

@@ -8,7 +8,7 @@ import os
 import torch
 from torch import Tensor, nn
 
-from gansweep.io import atomic_path
+from gansweep.io import save_torch
 from gansweep.metrics.fid.extractor import tv_inception
 from gansweep.metrics.fid.weights import log, sha256_of
 
@@ -65,8 +65,7 @@ def write_standin_weights(metric: str, path: str | os.PathLike, seed: int = 0) -
     returned hash (or its first 8+ characters) as ``sha256_prefix``. FIDs computed with these
     weights are meaningless."""
     state = standin_state_dict(metric, seed)
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_torch(state, path)
     digest = sha256_of(path)
     log(f"wrote STAND-IN (random) {metric} weights to {path}, SHA-256 {digest}")
     return digest
