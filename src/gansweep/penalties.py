@@ -178,6 +178,7 @@ class ZeroCentred(BasePenalty):
         self.gamma_key, self.on_real = gamma_key, on_real
 
     def switched_on(self, train: Mapping) -> bool:
+        # The schema's default (0) is not filled in through its $ref: absent means off.
         return bool(train.get(self.gamma_key, 0.0))
 
     def d_term(self, batch: CriticBatch, train: Mapping) -> Tensor:
