@@ -26,6 +26,7 @@ from typing import Protocol
 import torch
 from torch import Tensor, nn
 
+from gansweep.losses import Objective
 from gansweep.registry import Registry
 
 
@@ -201,11 +202,6 @@ register(ZeroCentred("r2", "R2 = r2_gamma/2 · E_fake[‖∇D‖²]", "r2_gamma"
 
 
 # ---- a job's penalties --------------------------------------------------------------------------
-class _ObjectiveLike(Protocol):
-    name: str
-    regularisers: tuple[str, ...]
-
-
 @dataclass(frozen=True)
 class Regularisers:
     """The penalties of one job, bound to its ``train`` settings; what the trainers call.
@@ -242,7 +238,7 @@ class Regularisers:
             penalty.after_d_step(D, self.train)
 
 
-def for_job(objective: _ObjectiveLike, train: Mapping) -> Regularisers:
+def for_job(objective: Objective, train: Mapping) -> Regularisers:
     """The penalties a job with this objective and these settings runs. An unknown name in the
     objective's ``regularisers`` fails with the objective and the registered penalties."""
     own = []
