@@ -18,8 +18,10 @@ def clean_registries(monkeypatch):
     from gansweep.data import DATASETS
     from gansweep.losses import LOSSES
     from gansweep.models import MODELS
+    from gansweep.penalties import PENALTIES
 
-    saved = [(r, dict(r._items), dict(r._origins)) for r in (LOSSES, MODELS, DATASETS)]
+    registries = (LOSSES, MODELS, DATASETS, PENALTIES)
+    saved = [(r, dict(r._items), dict(r._origins)) for r in registries]
     monkeypatch.setattr(plugins, "_LOADED", {})
     yield
     for registry, items, origins in saved:

@@ -8,7 +8,8 @@ import pytest
 import torch
 from conftest import REPO
 
-from gansweep.losses import LOSSES, zero_centred_penalties
+from gansweep.losses import LOSSES
+from gansweep.penalties import zero_centred_penalties
 
 no_cuda_skip = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

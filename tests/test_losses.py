@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gansweep.losses import EPS, LOSSES, alpha_loss, gradient_penalty
+from gansweep.losses import EPS, LOSSES, alpha_loss
+from gansweep.penalties import gradient_penalty
 
 LOGITS = torch.linspace(-6, 6, 25, dtype=torch.float64)
 
@@ -169,7 +170,8 @@ def test_other_objectives_closed_forms():
     torch.testing.assert_close(
         hinge, torch.clamp(1 - real, min=0).mean() + torch.clamp(1 + fake, min=0).mean()
     )
-    assert LOSSES["wgan"].critic and LOSSES["wgan_gp"].gradient_penalty
+    assert LOSSES["wgan"].regularisers == ("weight_clip",)
+    assert LOSSES["wgan_gp"].regularisers == ("wgan_gp",)
     assert not LOSSES["hinge"].uses_alpha and LOSSES["saturating"].uses_alpha
 
 

@@ -16,13 +16,9 @@ from conftest import single_job, tiny_study
 from scipy.optimize import minimize_scalar
 from torch import nn
 
-from gansweep.losses import (
-    F_DIVERGENCES,
-    LOSSES,
-    squared_input_gradient,
-    zero_centred_penalties,
-)
+from gansweep.losses import F_DIVERGENCES, LOSSES
 from gansweep.models.mlp import StackedMLP
+from gansweep.penalties import squared_input_gradient, zero_centred_penalties
 from gansweep.training.ring import RingTrainer
 
 NEW_LOSSES = ["rpgan", "ragan"] + [f"fgan_{name}" for name in F_DIVERGENCES]
@@ -39,7 +35,7 @@ def logits(*shape, seed=0):
 def test_rpgan_is_softplus_of_the_paired_difference():
     real, fake = logits(2, 40)
     rp = LOSSES["rpgan"]
-    assert rp.relativistic and not rp.uses_alpha and not rp.critic
+    assert rp.relativistic and not rp.uses_alpha and not rp.regularisers
     # −log σ(C(x_r) − C(x_f)) for D, −log σ(C(x_f) − C(x_r)) for G.
     torch.testing.assert_close(
         rp.d_loss(real, fake, None), -torch.log(torch.sigmoid(real - fake)).mean()

@@ -69,7 +69,7 @@ def train_one_seed(spec, run):
             opt_d.zero_grad()
             loss_d.backward()
             opt_d.step()
-            if obj.critic:
+            if "weight_clip" in obj.regularisers:
                 with torch.no_grad():
                     for p in D.parameters():
                         p.clamp_(-train["weight_clip"], train["weight_clip"])
@@ -93,7 +93,7 @@ EQUIVALENCE_CASES = (
     + [
         ({"objective": name}, {})
         for name in LOSSES
-        if not LOSSES[name].uses_alpha and not LOSSES[name].gradient_penalty
+        if not LOSSES[name].uses_alpha and "wgan_gp" not in LOSSES[name].regularisers
     ]
     + [
         ({"objective": "rpgan"}, {"r1_gamma": 1.0, "r2_gamma": 0.5}),  # R3GAN

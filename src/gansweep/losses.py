@@ -88,23 +88,31 @@ def alpha_loss(logits: Tensor, label: int, alpha: Alpha, eps: float = EPS) -> Te
 
 @dataclass(frozen=True)
 class Objective:
-    """A GAN objective: what D minimises and what G minimises.
+    """A GAN objective: what D minimises, what G minimises, and D's regularisers.
 
     ``d_loss(real_logits, fake_logits, alpha_d)`` and ``g_loss(fake_logits, alpha_g)``
-    return batch means. ``uses_alpha`` says whether αD/αG mean anything; ``critic``
-    marks Wasserstein critics (weight clipping or a gradient penalty applies).
-    A ``relativistic`` objective's G loss also compares with real logits:
-    ``g_loss(fake_logits, alpha_g, real_logits)``.
+    return batch means. ``uses_alpha`` says whether αD/αG mean anything. A ``relativistic``
+    objective's G loss also compares with real logits: ``g_loss(fake_logits, alpha_g,
+    real_logits)``. ``regularisers`` names the penalties of gansweep.penalties that belong to
+    the objective (WGAN's weight clipping, WGAN-GP's gradient penalty); the trainers apply
+    them, and the R1 / R2 a config switches on, without knowing which objective they run.
     """
 
     name: str
     d_loss: Callable[[Tensor, Tensor, Alpha], Tensor]
     g_loss: Callable[[Tensor, Alpha], Tensor]
     uses_alpha: bool = False
-    critic: bool = False
-    gradient_penalty: bool = False
     description: str = ""
     relativistic: bool = False
+    regularisers: tuple[str, ...] = ()
+
+    def generator_loss(self, fake: Tensor, alpha_g: Alpha, real: Callable[[], Tensor]) -> Tensor:
+        """G's loss on D's logits of its samples. ``real()`` returns the real logits, treated
+        as constants; it is called only for a relativistic objective, so that the others
+        cost no extra pass of D (nor change the state a pass updates, e.g. spectral norm's)."""
+        if self.relativistic:
+            return self.g_loss(fake, alpha_g, real())
+        return self.g_loss(fake, alpha_g)
 
 
 LOSSES: Registry[Objective] = Registry("loss")
@@ -152,8 +160,8 @@ _register(
         name="wgan",
         d_loss=lambda real, fake, _a: fake.mean(-1) - real.mean(-1),
         g_loss=lambda fake, _a: -fake.mean(-1),
-        critic=True,
         description="Wasserstein GAN; the critic is kept Lipschitz by weight clipping",
+        regularisers=("weight_clip",),
     )
 )
 _register(
@@ -161,9 +169,8 @@ _register(
         name="wgan_gp",
         d_loss=lambda real, fake, _a: fake.mean(-1) - real.mean(-1),
         g_loss=lambda fake, _a: -fake.mean(-1),
-        critic=True,
-        gradient_penalty=True,
         description="Wasserstein GAN with gradient penalty λ·(‖∇D(x̂)‖ − 1)²",
+        regularisers=("wgan_gp",),
     )
 )
 _register(
@@ -176,28 +183,6 @@ _register(
         description="hinge loss (SNGAN)",
     )
 )
-
-
-def gradient_penalty(
-    critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, mix: Tensor, feature_dims: int
-) -> Tensor:
-    """WGAN-GP penalty E[(‖∇_x̂ D(x̂)‖₂ − 1)²] on per-sample interpolates x̂ = m·x + (1−m)·G(z).
-
-    ``mix`` holds one U(0, 1) weight per sample, shaped to broadcast over the sample's
-    features (e.g. [S, B, 1] for stacked 2D points, [B, 1, 1, 1] for images). The gradient is
-    flattened over the trailing ``feature_dims`` axes (1 for points, 3 for images) before the
-    norm; the caller says how many, since a size-1 run or batch axis looks like a feature axis.
-    Returns the mean over the last batch axis.
-    """
-    if not 1 <= feature_dims < real.dim():
-        raise ValueError(
-            f"feature_dims must be in [1, {real.dim() - 1}] for inputs of shape "
-            f"{tuple(real.shape)}, got {feature_dims}"
-        )
-    mixed = (mix * real.detach() + (1 - mix) * fake.detach()).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
-    norms = grad.flatten(grad.dim() - feature_dims).norm(dim=-1)
-    return ((norms - 1.0) ** 2).mean(-1)
 
 
 # ---- Relativistic objectives (Jolicoeur-Martineau, arXiv 1807.00734) --------------------------
@@ -331,36 +316,3 @@ def _fgan_objective(div: FDivergence) -> Objective:
 
 for _div in F_DIVERGENCES.values():
     _register(_fgan_objective(_div))
-
-
-# ---- Zero-centred gradient penalties R1 / R2 (Mescheder et al. 2018, arXiv 1801.04406) --------
-def squared_input_gradient(
-    critic: Callable[[Tensor], Tensor], x: Tensor, feature_dims: int
-) -> Tensor:
-    """E_x[‖∇_x C(x)‖²] per leading index: the mean over the last batch axis of the squared
-    gradient norm, flattened over the trailing ``feature_dims`` axes (1 for stacked 2D points
-    [S, B, 2], 3 for images [B, C, H, W]). Differentiable (create_graph) so D can descend it.
-
-    Summing C over the batch gives each sample's own gradient as long as C treats samples
-    independently (true for MLPs and for D's without batch statistics)."""
-    x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
-    return grad.pow(2).flatten(x.dim() - feature_dims).sum(-1).mean(-1)
-
-
-def zero_centred_penalties(
-    critic: Callable[[Tensor], Tensor],
-    real: Tensor,
-    fake: Tensor,
-    r1_gamma: float,
-    r2_gamma: float,
-    feature_dims: int,
-) -> Tensor | float:
-    """γ₁/2 · E_real[‖∇C‖²] (R1) + γ₂/2 · E_fake[‖∇C‖²] (R2), added to any objective's D loss;
-    R3GAN (Huang et al. 2024, arXiv 2501.05441) is RpGAN with both. A zero γ skips its term."""
-    total: Tensor | float = 0.0
-    if r1_gamma:
-        total = total + 0.5 * r1_gamma * squared_input_gradient(critic, real, feature_dims)
-    if r2_gamma:
-        total = total + 0.5 * r2_gamma * squared_input_gradient(critic, fake, feature_dims)
-    return total

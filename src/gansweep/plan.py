@@ -13,6 +13,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from gansweep.losses import LOSSES
+from gansweep.penalties import for_job
 
 
 @dataclass(frozen=True)
@@ -190,11 +191,8 @@ def ring_job_cost(spec: dict) -> float:
     m = spec["model"]
     macs = m["g_hidden"] * m["g_width"] ** 2 + m["d_hidden"] * m["d_width"] ** 2
     train = spec["train"]
-    passes = (
-        LOSSES[spec["objective"]].gradient_penalty
-        + bool(train.get("r1_gamma"))
-        + bool(train.get("r2_gamma"))
-    )
+    regularisers = for_job(LOSSES[spec["objective"]], train).all
+    passes = sum(p.extra_critic_pass for p in regularisers)
     return len(spec["runs"]) * spec["steps"] * train["batch_size"] * macs * (1 + 0.3 * passes)
 
 

@@ -1,9 +1,9 @@
 """Training of convolutional GANs (DCGAN, SNGAN-ResNet, AC-GAN) on image datasets.
 
 One job trains one or more seeds of one cell, one after another. Per generator step:
-``n_critic`` discriminator steps, each on a fresh real batch and fresh latents (weight
-clipping after each for WGAN, a gradient penalty for WGAN-GP, the auxiliary class loss for
-AC-GAN), then one generator step on fresh latents. An epoch is one pass of the
+``n_critic`` discriminator steps, each on a fresh real batch and fresh latents (with the
+objective's penalties and constraints from gansweep.penalties, and the auxiliary class loss
+for AC-GAN), then one generator step on fresh latents. An epoch is one pass of the
 discriminator over the training set.
 
 Everything a run needs to continue lives in its checkpoint (G, D, both optimisers, every
@@ -33,8 +33,9 @@ from gansweep.checkpoints import load_checkpoint
 from gansweep.data import load_split
 from gansweep.io import save_torch, write_bytes, write_parquet
 from gansweep.joblock import job_lock
-from gansweep.losses import LOSSES, gradient_penalty, zero_centred_penalties
+from gansweep.losses import LOSSES
 from gansweep.models import MODELS, layer_weight
+from gansweep.penalties import CriticBatch, for_job
 from gansweep.seeding import rng_state, seed_everything, set_rng_state
 from gansweep.training.progress import TrainingProgress
 from gansweep.training.ring import flush_denormals, resolve_device
@@ -79,12 +80,13 @@ class ImageTrainer:
         # TF32 and mixed precision change numerics: explicit, off unless asked for.
         torch.backends.cuda.matmul.allow_tf32 = cuda and ex["tf32"]
         torch.backends.cudnn.allow_tf32 = cuda and ex["tf32"]
-        self.amp = cuda and ex["amp"]
+        self.amp = ex["amp"]  # bf16 autocast on the job's device, CPU included
         self.channels_last = ex["channels_last"] == "on" or (ex["channels_last"] == "auto" and cuda)
         seed_everything(seed, deterministic=ex["deterministic"])
 
         self.data = load_split(spec["dataset"], spec["data_dir"], "train")
         self.objective = LOSSES[spec["objective"]]
+        self.regularisers = for_job(self.objective, train)
         pair = MODELS[spec["architecture"]](z_dim=train["z_dim"], n_classes=spec["n_classes"])
         self.z_dim, self.n_classes = pair.z_dim, pair.n_classes
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
@@ -138,6 +140,10 @@ class ImageTrainer:
         out = self.D(x)
         return out if isinstance(out, tuple) else (out, None)
 
+    @torch.no_grad()
+    def _constant_logits(self, x: Tensor) -> Tensor:
+        return self._discriminate(x)[0].float()
+
     def _autocast(self):
         if self.amp:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
@@ -160,26 +166,23 @@ class ImageTrainer:
                     cls_fake.float(), y_fake
                 )
                 loss = loss + train["aux_weight"] * aux
-        if obj.gradient_penalty:
-            mix = torch.rand(real.shape[0], 1, 1, 1, device=self.device)
-            critic = lambda x: self._discriminate(x)[0]  # noqa: E731
-            loss = loss + train["gp_weight"] * gradient_penalty(
-                critic, real, fake, mix, feature_dims=3
-            )
-        r1, r2 = train.get("r1_gamma", 0.0), train.get("r2_gamma", 0.0)
-        if r1 or r2:
-            critic = lambda x: self._discriminate(x)[0].float()  # noqa: E731
-            loss = loss + zero_centred_penalties(critic, real, fake, r1, r2, feature_dims=3)
-        self._last_real = real  # a relativistic G step compares with these
+        # Penalties run outside autocast, in float32: a gradient norm sums squares that bf16
+        # would round to 8 bits, and an AMP fake (bf16) would not meet D's float32 weights.
+        batch = CriticBatch(
+            lambda x: self._discriminate(x)[0].float(),
+            real.float(),
+            fake.float(),
+            3,
+            lambda: torch.rand(real.shape[0], 1, 1, 1, device=self.device),
+        )
+        loss = self.regularisers.d_loss(loss, batch)
+        self._last_real = real  # the G step's real logits, if its objective asks
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         if record:
             self._record_grads()
         self.opt_d.step()
-        if obj.critic and not obj.gradient_penalty:
-            with torch.no_grad():
-                for p in self.D.parameters():
-                    p.clamp_(-train["weight_clip"], train["weight_clip"])
+        self.regularisers.after_d_step(self.D)
         return {
             "d_loss": loss.detach(),
             "d_aux_loss": aux.detach(),
@@ -194,12 +197,10 @@ class ImageTrainer:
         with self._autocast():
             fake = self._generate(z, y)
             out, cls = self._discriminate(fake)
-            if self.objective.relativistic:  # real logits of the last D batch, constants for G
-                with torch.no_grad():
-                    real_out = self._discriminate(self._last_real)[0].float()
-                loss = self.objective.g_loss(out.float(), self.spec["alpha_g"], real_out)
-            else:
-                loss = self.objective.g_loss(out.float(), self.spec["alpha_g"])
+            # Real logits (constants) of the last D batch, computed only if the loss asks.
+            loss = self.objective.generator_loss(
+                out.float(), self.spec["alpha_g"], lambda: self._constant_logits(self._last_real)
+            )
             aux = torch.zeros((), device=self.device)
             if cls is not None:
                 aux = F.cross_entropy(cls.float(), y)

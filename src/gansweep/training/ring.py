@@ -29,9 +29,10 @@ from gansweep.checkpoints import load_checkpoint
 from gansweep.data import make_toy_data
 from gansweep.io import save_torch, write_parquet
 from gansweep.joblock import job_lock, lock_path_for
-from gansweep.losses import LOSSES, gradient_penalty, zero_centred_penalties
+from gansweep.losses import LOSSES
 from gansweep.metrics import METRICS
 from gansweep.models.mlp import StackedMLP, init_linear_params, mlp_sizes
+from gansweep.penalties import CriticBatch, for_job
 from gansweep.training.progress import TrainingProgress
 
 LATENT_DIM = 2
@@ -100,6 +101,7 @@ class RingTrainer:
         self.device = resolve_device(ex["device"])
         self.dtype = DTYPES[ex["dtype"]]
         self.objective = LOSSES[spec["objective"]]
+        self.regularisers = for_job(self.objective, spec["train"])
         self.runs = spec["runs"]
         n = len(self.runs)
 
@@ -176,38 +178,34 @@ class RingTrainer:
     def _critic(self, x: Tensor) -> Tensor:
         return self.D(x).squeeze(-1)
 
+    def _penalty_uniform(self, b: int) -> Tensor:
+        """One U(0, 1) per run and sample, [runs, b, 1], from each run's penalty stream."""
+        return self._per_run("penalty", lambda g: torch.rand(b, 1, generator=g)).to(self.dtype)
+
+    @torch.no_grad()
+    def _constant_logits(self, x: Tensor) -> Tensor:
+        return self._critic(x)
+
     def train_step(self) -> None:
-        obj, train = self.objective, self.spec["train"]
+        obj = self.objective
         real, z = self._next_batch()
         b = real.shape[1]
         fake = self.G(z)
 
-        # D step: real and fake through D in one batched pass.
+        # D step: real and fake through D in one batched pass, then D's penalties.
         out = self._critic(torch.cat([real, fake.detach()], dim=1))
         loss_d = obj.d_loss(out[:, :b], out[:, b:], self.alpha_d)
-        if obj.gradient_penalty:
-            mix = self._per_run("penalty", lambda g: torch.rand(b, 1, generator=g)).to(self.dtype)
-            loss_d = loss_d + train["gp_weight"] * gradient_penalty(
-                self._critic, real, fake, mix, feature_dims=1
-            )
-        r1, r2 = train.get("r1_gamma", 0.0), train.get("r2_gamma", 0.0)
-        if r1 or r2:
-            loss_d = loss_d + zero_centred_penalties(self._critic, real, fake.detach(), r1, r2, 1)
+        batch = CriticBatch(self._critic, real, fake.detach(), 1, lambda: self._penalty_uniform(b))
+        loss_d = self.regularisers.d_loss(loss_d, batch)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.sum().backward()
         self.opt_d.step()
-        if obj.critic and not obj.gradient_penalty:
-            with torch.no_grad():
-                for p in self.D.parameters():
-                    p.clamp_(-train["weight_clip"], train["weight_clip"])
+        self.regularisers.after_d_step(self.D)
 
         # G step through the updated D, same fake batch; D's weight grads are not needed.
-        if obj.relativistic:  # the real logits of the updated D; constants for G
-            with torch.no_grad():
-                real_logits = self._critic(real)
-            loss_g = obj.g_loss(self._critic(fake), self.alpha_g, real_logits)
-        else:
-            loss_g = obj.g_loss(self._critic(fake), self.alpha_g)
+        loss_g = obj.generator_loss(
+            self._critic(fake), self.alpha_g, lambda: self._constant_logits(real)
+        )
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.sum().backward(inputs=list(self.G.parameters()))
         self.opt_g.step()
