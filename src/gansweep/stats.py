@@ -27,9 +27,8 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestIndPower
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from gansweep.power import detectable_rates, power_at, seeds_needed
-
 from gansweep.errors import GansweepError
+from gansweep.power import detectable_rates, power_at, seeds_needed
 
 LEVEL = 0.95
 ALPHA = 1 - LEVEL
