@@ -135,7 +135,7 @@ def test_the_documented_size_of_the_ring_paper_preset_is_the_plan():
     assert (runs, cells, jobs) == (15_200, 76, 26)
     readme = (REPO / "README.md").read_text()
     assert f"| {runs:,} runs ({cells} cells × 200 seeds) in {jobs} GPU jobs |" in readme
-    assert f"({runs:,} runs) is {jobs} SLURM jobs" in readme
+    assert f"({runs:,} runs) is {jobs} SLURM jobs" in (REPO / "docs/cluster.md").read_text()
     assert (
         f"{runs:,} runs in {jobs} SLURM jobs" in (REPO / "profiles/slurm/config.yaml").read_text()
     )
